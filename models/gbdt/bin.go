@@ -71,21 +71,10 @@ func newBinners(X *models.Matrix, maxBins, sampleRows int, seed uint64) []binner
 // sampleIndex returns k sorted row indices drawn without replacement, or all
 // rows when k is 0 or at least n.
 func sampleIndex(n, k int, seed uint64) []int {
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
-	}
 	if k <= 0 || k >= n {
-		return idx
+		k = n
 	}
-	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
-	for i := 0; i < k; i++ {
-		j := i + rng.IntN(n-i)
-		idx[i], idx[j] = idx[j], idx[i]
-	}
-	idx = idx[:k]
-	slices.Sort(idx)
-	return idx
+	return sampleIndexRNG(n, k, rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)))
 }
 
 // numericBinner puts every distinct value in its own bin when there are at
@@ -128,27 +117,32 @@ func midpoint(a, b float64) float64 {
 	return c
 }
 
-// binned is the training matrix in bin space, column-major for histogram
-// building.
+// binned is the training matrix in bin space, row-major: a row's bins share a
+// cache line, so one pass over a leaf's rows feeds every feature's histogram.
 type binned struct {
-	cols    [][]uint8
-	binners []binner
-	offset  []int // offset of each feature's slots in a histogram
-	slots   int   // total slots of a histogram
+	rows, ncols int
+	data        []uint8 // data[r*ncols+j] is row r's bin for feature j
+	binners     []binner
+	offset      []int // offset of each feature's slots in a histogram (stride 256)
+	slots       int   // total slots of a histogram
 }
 
+func (bd *binned) at(r, j int) uint8 { return bd.data[r*bd.ncols+j] }
+
 func binMatrix(X *models.Matrix, b []binner, workers int) *binned {
-	bd := &binned{cols: make([][]uint8, X.Cols), binners: b, offset: make([]int, X.Cols)}
+	bd := &binned{rows: X.Rows, ncols: X.Cols, data: make([]uint8, X.Rows*X.Cols), binners: b, offset: make([]int, X.Cols)}
 	for j := range b {
+		// A fixed stride lets histogram updates index by a uint8 bin
+		// without bounds checks.
 		bd.offset[j] = bd.slots
-		bd.slots += b[j].slots()
+		bd.slots += maxValueBins + 1
 	}
-	parallelFor(X.Cols, workers, func(j int) {
-		col := make([]uint8, X.Rows)
-		for i := range col {
-			col[i] = b[j].bin(X.Data[i*X.Cols+j])
+	parallelChunks(X.Rows, 4096, workers, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			for j := range b {
+				bd.data[i*X.Cols+j] = b[j].bin(X.Data[i*X.Cols+j])
+			}
 		}
-		bd.cols[j] = col
 	})
 	return bd
 }

@@ -1,0 +1,7 @@
+// Package compare holds what the model comparisons share: loading the UCI bank
+// marketing table into a models.Matrix, the train/validation/test splits, and
+// writing a split to CSV so that outside references (references.py, run with
+// Debian's /usr/bin/python3) fit on exactly the same rows.
+//
+// The comparison itself is `go run ./bench/compare/bank` (see its doc).
+package compare

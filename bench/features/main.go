@@ -1,0 +1,255 @@
+// Command features benchmarks the features batch driver over a large synthetic
+// history and compares it with DuckDB running a per-account, per-channel
+// aggregation over the same events.parquet.
+//
+//	go run ./bench/features                 # 10M-event world, cached
+//	go run ./bench/features -events 2000000 # smaller
+//
+// The world is generated once into -cache (default $HOME/.cache/engage-bench);
+// DuckDB (npm @duckdb/node-api, pinned) is installed into the same cache. The
+// table is printed and written to bench/results/features.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/engagehq/engage/datasets/synth"
+	"github.com/engagehq/engage/features"
+)
+
+// duckdbVersion is the pinned npm package the comparison runs.
+const duckdbVersion = "1.5.6-r.1"
+
+// eventsPerAccount is the synthetic world's yield over 90 days, used to size it.
+const eventsPerAccount = 32
+
+func main() {
+	events := flag.Int("events", 10_000_000, "approximate events in the synthetic history")
+	cache := flag.String("cache", defaultCache(), "folder for the generated world and DuckDB")
+	out := flag.String("results", "", "markdown results file (default bench/results/features.md under the module root)")
+	skipDuck := flag.Bool("skip-duckdb", false, "do not run the DuckDB comparison")
+	only := flag.String("only", "", "profile one run only: build, scan or aggregate (no table written)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the runs to this file")
+	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench/features:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "bench/features:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := run(*events, *cache, *out, *skipDuck, *only); err != nil {
+		pprof.StopCPUProfile()
+		fmt.Fprintln(os.Stderr, "bench/features:", err)
+		os.Exit(1)
+	}
+}
+
+func defaultCache() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "engage-bench")
+	}
+	return filepath.Join(os.TempDir(), "engage-bench")
+}
+
+func run(nEvents int, cache, out string, skipDuck bool, only string) error {
+	ctx := context.Background()
+	o := synth.DefaultOptions()
+	o.Accounts = max(1, nEvents/eventsPerAccount)
+	dir := filepath.Join(cache, fmt.Sprintf("world-%d-%d-%d", o.Accounts, o.Days, o.Seed))
+	in := features.Inputs{
+		Accounts:  filepath.Join(dir, synth.AccountsFile),
+		Events:    filepath.Join(dir, synth.EventsFile),
+		Decisions: filepath.Join(dir, synth.DecisionsFile),
+	}
+	if _, err := os.Stat(in.Events); err != nil {
+		slog.Info("generating synthetic world", "accounts", o.Accounts, "dir", dir)
+		w, err := synth.New(o)
+		if err != nil {
+			return err
+		}
+		if err := w.WriteDir(ctx, dir, nil); err != nil {
+			return err
+		}
+	}
+	tmp, err := os.MkdirTemp(cache, "x-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	if only != "" {
+		return runOnly(ctx, only, in, tmp)
+	}
+	var rows []result
+	// 1. the full batch driver: two passes (priors, then read-out) and the output.
+	x := filepath.Join(tmp, "x.parquet")
+	t0 := time.Now()
+	sum, err := features.Build(ctx, in, x, features.DefaultOptions())
+	if err != nil {
+		return err
+	}
+	full := time.Since(t0)
+	st, _ := os.Stat(x)
+	rows = append(rows, result{"features build (priors pass + read-out + write X.parquet)", full, sum.Events})
+	// 2. the same with the priors given: one pass over the events.
+	t0 = time.Now()
+	o1 := features.DefaultOptions()
+	o1.Priors = sum.Priors
+	if _, err := features.Build(ctx, in, x, o1); err != nil {
+		return err
+	}
+	rows = append(rows, result{"features build with saved priors (one pass + write)", time.Since(t0), sum.Events})
+	// 3. the point-in-time replay without writing (decode + state + read-out).
+	t0 = time.Now()
+	if _, err := features.Scan(ctx, in, sum.Priors); err != nil {
+		return err
+	}
+	rows = append(rows, result{"replay without output (decode + state + read-out, one pass)", time.Since(t0), sum.Events})
+	// 4. the DuckDB aggregation, in Go over our columnar source.
+	t0 = time.Now()
+	groups, err := features.Aggregate(ctx, in.Events)
+	if err != nil {
+		return err
+	}
+	ours := time.Since(t0)
+	rows = append(rows, result{"per-account x channel counts and amount sums (Go, our columnar reader)", ours, sum.Events})
+
+	var duck time.Duration
+	var duckGroups int64
+	if !skipDuck {
+		duck, duckGroups, err = runDuckDB(ctx, cache, in.Events)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, result{"same aggregation in DuckDB " + duckdbVersion + " (SQL, node)", duck, sum.Events})
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "# features batch driver benchmark\n\n")
+	fmt.Fprintf(&b, "Synthetic world: %d accounts, %d events, %d decisions (rows), %d CPUs (%s/%s), %s.\n",
+		sum.Accounts, sum.Events, sum.Decisions, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
+	fmt.Fprintf(&b, "X.parquet: %d columns, %.1f MB.\n\n", len(features.Columns()), float64(st.Size())/1e6)
+	fmt.Fprintf(&b, "| run | time | events/s |\n|---|---:|---:|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %.2f s | %.2f M |\n", r.name, r.d.Seconds(), float64(r.events)/r.d.Seconds()/1e6)
+	}
+	if !skipDuck {
+		fmt.Fprintf(&b, "\nGroups: ours %d, DuckDB %d.\n", groups, duckGroups)
+		fmt.Fprintf(&b, "Ratio our time / DuckDB time: same aggregation %.2f; full features build %.2f; replay without output %.2f.\n",
+			ours.Seconds()/duck.Seconds(), full.Seconds()/duck.Seconds(), rows[2].d.Seconds()/duck.Seconds())
+	}
+	fmt.Fprintf(&b, "\nReproduce: `go run ./bench/features -events %d` (world cached under %s).\n", nEvents, "$HOME/.cache/engage-bench")
+	fmt.Print(b.String())
+	if out == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			return err
+		}
+		out = filepath.Join(root, "bench", "results", "features.md")
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(out, []byte(b.String()), 0o644)
+}
+
+type result struct {
+	name   string
+	d      time.Duration
+	events int64
+}
+
+// runDuckDB installs the pinned @duckdb/node-api into cache (once) and runs the
+// aggregation script, returning its own timing of the query.
+func runDuckDB(ctx context.Context, cache, events string) (time.Duration, int64, error) {
+	prefix := filepath.Join(cache, "duckdb-"+duckdbVersion)
+	if _, err := os.Stat(filepath.Join(prefix, "node_modules", "@duckdb", "node-api")); err != nil {
+		slog.Info("installing DuckDB", "version", duckdbVersion, "prefix", prefix)
+		cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--prefix", prefix, "@duckdb/node-api@"+duckdbVersion)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return 0, 0, fmt.Errorf("npm install @duckdb/node-api: %w", err)
+		}
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return 0, 0, err
+	}
+	script := filepath.Join(root, "bench", "features", "duckdb_agg.mjs")
+	cmd := exec.CommandContext(ctx, "node", script, events)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(prefix, "node_modules"), "ENGAGE_DUCKDB_PREFIX="+prefix)
+	cmd.Stderr = os.Stderr
+	outb, err := cmd.Output()
+	if err != nil {
+		return 0, 0, fmt.Errorf("duckdb script: %w", err)
+	}
+	var r struct {
+		Seconds float64 `json:"seconds"`
+		Groups  int64   `json:"groups"`
+	}
+	if err := json.Unmarshal(outb, &r); err != nil {
+		return 0, 0, fmt.Errorf("duckdb script output %q: %w", outb, err)
+	}
+	return time.Duration(r.Seconds * float64(time.Second)), r.Groups, nil
+}
+
+func moduleRoot() (string, error) {
+	d, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		p := filepath.Dir(d)
+		if p == d {
+			return "", fmt.Errorf("no go.mod above the working directory")
+		}
+		d = p
+	}
+}
+
+// runOnly runs one part, for profiling.
+func runOnly(ctx context.Context, only string, in features.Inputs, tmp string) error {
+	t0 := time.Now()
+	var err error
+	var n int64
+	switch only {
+	case "build":
+		var s features.Summary
+		s, err = features.Build(ctx, in, filepath.Join(tmp, "x.parquet"), features.DefaultOptions())
+		n = s.Events
+	case "scan":
+		var s features.Summary
+		s, err = features.Scan(ctx, in, nil)
+		n = s.Events
+	case "aggregate":
+		_, err = features.Aggregate(ctx, in.Events)
+	default:
+		err = fmt.Errorf("-only %q: want build, scan or aggregate", only)
+	}
+	if err != nil {
+		return err
+	}
+	d := time.Since(t0)
+	fmt.Printf("%s: %.2f s (%d events, %.2f M events/s)\n", only, d.Seconds(), n, float64(n)/d.Seconds()/1e6)
+	return nil
+}

@@ -1,0 +1,356 @@
+package features
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/engagehq/engage/datasets"
+)
+
+// Time constants in microseconds, the unit of every datasets time.
+const (
+	usHour = int64(3_600_000_000)
+	usDay  = 24 * usHour
+)
+
+// Windows the state keeps facts for.
+const (
+	promiseWindow     = 14 * usDay // a promise is kept when paid in full within it
+	attributionWindow = 7 * usDay  // a payment counts for the last contact's message within it
+	pressureWindow    = 30 * usDay // longest contact-pressure window
+	recentCap         = 64         // contact instants kept for the pressure windows
+)
+
+// ErrOutOfOrder is returned by State.Apply for an event older than one already
+// applied: the state is a fold over time-ordered events, and accepting a late
+// event silently would make online features differ from the batch ones.
+var ErrOutOfOrder = errors.New("event out of time order")
+
+// State is everything the features remember about one account: a fixed-size fold
+// over its events. The batch driver and the online driver update it with the same
+// apply and read it out with the same Read; its binary encoding holds every field,
+// so a state that went through the store reads out exactly the same numbers.
+type State struct {
+	last int64 // latest applied event instant; 0 before any
+
+	sent, delivered, engagements, engagedContacts [numChannels]uint32
+	lastEngaged, lastContact                      [numChannels]int64
+	lastContactMsg                                [numChannels]int8
+	contactEngaged                                uint8 // bit c: the last contact on channel c has had an engagement
+	optedOut                                      uint8 // bit c: opted out of channel c
+
+	msgSent, msgResp, msgPaid [numMessages]uint32
+	lastMsg                   int8 // message of the latest contact, -1 none
+	lastMsgPaid               bool
+	lastMsgAt                 int64
+
+	how  [hoursOfWeek]uint32 // engagements per local hour of week
+	nEng uint32              // sum of how
+
+	payments    uint32
+	paid        int64
+	lastPayment int64
+	promises    uint32
+	kept        uint32
+	promiseOpen bool
+	promiseAt   int64
+	promiseAmt  int64
+	promisePaid int64
+
+	contacts                                uint32
+	lastContactAny                          int64
+	recent                                  [recentCap]int64 // ring of the latest contact instants within pressureWindow
+	recentHead, recentN                     uint8
+	complaints, optOuts, disputes, cessions uint32
+}
+
+// Reset returns the state to the empty account, keeping no memory: the batch
+// driver reuses one State for every account.
+func (s *State) Reset() { *s = State{lastMsg: -1} }
+
+// NewState returns the state of an account with no events.
+func NewState() *State {
+	s := &State{}
+	s.Reset()
+	return s
+}
+
+// Last returns the instant of the latest applied event (0 when none).
+func (s *State) Last() int64 { return s.last }
+
+// Apply folds one event into the state. a supplies the account's zone for the
+// local hour-of-week profile. Events must come in time order per account (equal
+// instants are fine); an older event returns ErrOutOfOrder and leaves the state
+// unchanged.
+func (s *State) Apply(e *datasets.Event, a *Account) error {
+	ev, err := intern(e)
+	if err != nil {
+		return err
+	}
+	if ev.at < s.last {
+		return fmt.Errorf("event %s at %d before %d: %w", e.EventID, ev.at, s.last, ErrOutOfOrder)
+	}
+	s.apply(&ev, a)
+	return nil
+}
+
+// apply is the single definition of how an event changes the features.
+func (s *State) apply(ev *event, a *Account) {
+	at := ev.at
+	s.last = at
+	k := kinds[ev.typ]
+	ch := ev.ch
+	if ch < 0 {
+		if k&kCallChannel != 0 {
+			ch = chCall
+		} else if ev.typ == evLetter {
+			ch = chLetter
+		}
+	}
+	if k&kContact != 0 {
+		s.contacts++
+		s.lastContactAny = at
+		s.pushRecent(at)
+		s.lastMsg, s.lastMsgAt, s.lastMsgPaid = ev.msg, at, false
+		if ev.msg >= 0 {
+			s.msgSent[ev.msg]++
+		}
+		if ch >= 0 {
+			s.sent[ch]++
+			s.lastContact[ch] = at
+			s.lastContactMsg[ch] = ev.msg
+			s.contactEngaged &^= 1 << ch
+		}
+	}
+	if k&kDelivered != 0 && ch >= 0 {
+		s.delivered[ch]++
+	}
+	if k&kEngaged != 0 {
+		h := a.clock.hourOfWeek(at)
+		s.how[h]++
+		s.nEng++
+		if ch >= 0 {
+			s.engagements[ch]++
+			s.lastEngaged[ch] = at
+			if (k&kInbound == 0 || ev.ch >= 0) && s.lastContact[ch] != 0 && s.contactEngaged&(1<<ch) == 0 {
+				s.contactEngaged |= 1 << ch
+				s.engagedContacts[ch]++
+				if m := s.lastContactMsg[ch]; m >= 0 {
+					s.msgResp[m]++
+				}
+			}
+		}
+	}
+	if k&(kPayment|kPromise|kComplaint|kOptOut|kDispute|kCease) == 0 {
+		return
+	}
+	switch {
+	case k&kPayment != 0:
+		s.payments++
+		s.paid += ev.amount
+		s.lastPayment = at
+		if s.lastMsg >= 0 && !s.lastMsgPaid && at-s.lastMsgAt <= attributionWindow {
+			s.msgPaid[s.lastMsg]++
+			s.lastMsgPaid = true
+		}
+		if s.promiseOpen {
+			if at-s.promiseAt <= promiseWindow {
+				s.promisePaid += ev.amount
+				if s.promisePaid >= s.promiseAmt {
+					s.kept++
+					s.promiseOpen = false
+				}
+			} else {
+				s.promiseOpen = false
+			}
+		}
+	case k&kPromise != 0:
+		s.promises++
+		s.promiseOpen, s.promiseAt, s.promiseAmt, s.promisePaid = true, at, ev.amount, 0
+	case k&kComplaint != 0:
+		s.complaints++
+	case k&kOptOut != 0:
+		s.optOuts++
+		if ch >= 0 {
+			s.optedOut |= 1 << ch
+		} else {
+			s.optedOut = 1<<numChannels - 1
+		}
+	case k&kDispute != 0:
+		s.disputes++
+	case k&kCease != 0:
+		s.cessions++
+	}
+}
+
+// pushRecent records a contact instant, forgetting those older than the longest
+// pressure window (they can no longer count: reads happen after the last event).
+func (s *State) pushRecent(at int64) {
+	for s.recentN > 0 && s.recent[s.recentHead] <= at-pressureWindow {
+		s.recentHead = (s.recentHead + 1) % recentCap
+		s.recentN--
+	}
+	if s.recentN < recentCap {
+		s.recent[(int(s.recentHead)+int(s.recentN))%recentCap] = at
+		s.recentN++
+		return
+	}
+	s.recent[s.recentHead] = at
+	s.recentHead = (s.recentHead + 1) % recentCap
+}
+
+// contactsWithin counts recorded contacts in (at-w, at).
+func (s *State) contactsWithin(at, w int64) float64 {
+	n := 0
+	for i := 0; i < int(s.recentN); i++ {
+		t := s.recent[(int(s.recentHead)+i)%recentCap]
+		if t > at-w && t < at {
+			n++
+		}
+	}
+	return float64(n)
+}
+
+// NumNumeric is the length of the vector Read fills.
+func NumNumeric() int { return len(numericNames) }
+
+// since returns (at - t) in the given unit, NaN when t is 0 (never happened).
+func since(at, t, unit int64) float64 {
+	if t == 0 {
+		return math.NaN()
+	}
+	return float64(at-t) / float64(unit)
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Read appends the numeric features of the account as of instant at (UTC
+// microseconds) to dst, in NumericNames order, and returns the extended slice.
+// The state must hold exactly the account's events before at: the batch driver
+// guarantees it, the online driver reads at "now". Priors supply the population
+// numbers the smoothed rates and the profile shrink toward.
+func (s *State) Read(at int64, a *Account, p *Priors, dst []float64) []float64 {
+	r := &a.Row
+	days := float64(at-r.ReferredAt) / float64(usDay)
+	dst = append(dst,
+		float64(r.Balance),
+		float64(r.DaysPastDue)+days,
+		days,
+		b2f(r.ConsentEmail), b2f(r.ConsentSMS), b2f(r.ConsentCall), b2f(r.ConsentPush), b2f(r.ConsentLetter),
+		b2f(a.flags&flagDispute != 0), b2f(a.flags&flagCease != 0), b2f(a.flags&flagHardship != 0),
+	)
+	m := p.RateStrength
+	for c := 0; c < numChannels; c++ {
+		dst = append(dst,
+			float64(s.sent[c]),
+			float64(s.delivered[c]),
+			float64(s.engagements[c]),
+			(float64(s.engagedContacts[c])+m*p.chRate[c])/(float64(s.sent[c])+m),
+			since(at, s.lastEngaged[c], usHour),
+			b2f(s.optedOut&(1<<c) != 0),
+		)
+	}
+	// hour-of-week profile
+	pr := s.profile(a, p, nil)
+	dst = append(dst, pr.hod[:]...)
+	dst = append(dst, pr.dow[:]...)
+	k := p.ProfileStrength
+	dst = append(dst, float64(pr.peak), float64(s.nEng), float64(s.nEng)/(float64(s.nEng)+k))
+	for i := 0; i < numMessages; i++ {
+		n := float64(s.msgSent[i])
+		dst = append(dst,
+			n,
+			(float64(s.msgResp[i])+m*p.msgResp[i])/(n+m),
+			(float64(s.msgPaid[i])+m*p.msgPay[i])/(n+m),
+		)
+	}
+	frac, remaining := math.NaN(), math.NaN()
+	if r.Balance > 0 {
+		frac = math.Min(float64(s.paid)/float64(r.Balance), 1)
+		remaining = float64(max(r.Balance-s.paid, 0))
+	}
+	dst = append(dst,
+		float64(s.payments),
+		float64(s.paid),
+		frac,
+		remaining,
+		since(at, s.lastPayment, usDay),
+		float64(s.promises),
+		float64(s.kept),
+		b2f(s.promiseOpen && at-s.promiseAt <= promiseWindow),
+	)
+	dst = append(dst,
+		s.contactsWithin(at, usDay),
+		s.contactsWithin(at, 7*usDay),
+		s.contactsWithin(at, pressureWindow),
+		float64(s.contacts),
+		since(at, s.lastContactAny, usHour),
+		float64(s.complaints),
+		float64(s.optOuts),
+		float64(s.disputes),
+		float64(s.cessions),
+	)
+	return dst
+}
+
+// profileView is the read-out of an hour-of-week profile.
+type profileView struct {
+	hod  [24]float64
+	dow  [7]float64
+	peak int
+}
+
+// profile computes the debtor's local hour-of-week engagement profile: own counts
+// smoothed over neighbouring hours, shrunk toward the segment's profile with
+// weight ProfileStrength/(n+ProfileStrength). The full 168 values go to full when
+// it is not nil.
+func (s *State) profile(a *Account, p *Priors, full *[hoursOfWeek]float64) profileView {
+	q := a.profileFor(p)
+	if s.nEng == 0 {
+		if full != nil {
+			*full = q.p
+		}
+		return q.view
+	}
+	n := float64(s.nEng)
+	k := p.ProfileStrength
+	den := n + k
+	var v profileView
+	best := -1.0
+	for h := 0; h < hoursOfWeek; h++ {
+		prev, next := h-1, h+1
+		if prev < 0 {
+			prev = hoursOfWeek - 1
+		}
+		if next == hoursOfWeek {
+			next = 0
+		}
+		sm := (float64(s.how[prev]) + 2*float64(s.how[h]) + float64(s.how[next])) / 4
+		x := (sm + k*q.p[h]) / den
+		if full != nil {
+			full[h] = x
+		}
+		v.hod[h%24] += x
+		v.dow[h/24] += x
+		if x > best {
+			best, v.peak = x, h
+		}
+	}
+	return v
+}
+
+// SlotAffinity returns how much more than average the debtor engages in the local
+// hour of week of the send instant sendAt: 168 × profile(hour), 1 = average. It
+// depends on the action's send slot, so serving calls it per candidate slot and
+// the batch driver for the slot actually chosen.
+func (s *State) SlotAffinity(sendAt int64, a *Account, p *Priors) float64 {
+	var full [hoursOfWeek]float64
+	s.profile(a, p, &full)
+	return hoursOfWeek * full[a.clock.hourOfWeek(sendAt)]
+}

@@ -1,0 +1,287 @@
+package gbdt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+
+	"github.com/engagehq/engage/models"
+)
+
+// ErrBadInput is wrapped by every error Fit returns for unusable data, so that
+// callers can tell bad data from cancellation.
+var ErrBadInput = errors.New("gbdt: bad input")
+
+func badInput(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadInput, fmt.Sprintf(format, a...))
+}
+
+// checkLabels requires 0/1 labels, one per row.
+func checkLabels(name string, X *models.Matrix, y []float64) (pos int, err error) {
+	if len(y) != X.Rows {
+		return 0, badInput("%s: %d labels for %d rows", name, len(y), X.Rows)
+	}
+	for i, v := range y {
+		switch v {
+		case 0:
+		case 1:
+			pos++
+		default:
+			return 0, badInput("%s: label %v at row %d, want 0 or 1", name, v, i)
+		}
+	}
+	return pos, nil
+}
+
+func checkMatrix(name string, X *models.Matrix) error {
+	if X == nil {
+		return badInput("%s: nil matrix", name)
+	}
+	if X.Rows <= 0 || X.Cols <= 0 {
+		return badInput("%s: empty table (%d rows x %d columns)", name, X.Rows, X.Cols)
+	}
+	if err := X.Validate(); err != nil {
+		return badInput("%s: %v", name, err)
+	}
+	return nil
+}
+
+// Fit boosts trees on X (rows) against 0/1 labels y. When valid is not nil,
+// the validation log-loss (or AUC) is tracked every round and, with
+// EarlyStoppingRounds > 0, fitting stops once it has not improved for that many
+// rounds; the model keeps the best round's trees. Cancelling ctx stops fitting
+// with ctx's error.
+func Fit(ctx context.Context, X *models.Matrix, y []float64, valid *models.Matrix, yValid []float64, opts Options) (*Model, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	if opts.EarlyStoppingMetric == "" {
+		opts.EarlyStoppingMetric = "logloss"
+	}
+	if err := checkMatrix("training data", X); err != nil {
+		return nil, err
+	}
+	pos, err := checkLabels("training data", X, y)
+	if err != nil {
+		return nil, err
+	}
+	if pos == 0 || pos == X.Rows {
+		return nil, badInput("training labels are all %v: nothing to learn", y[0])
+	}
+	if valid != nil {
+		if err := checkMatrix("validation data", valid); err != nil {
+			return nil, err
+		}
+		if err := models.CheckSchema(X.Features, valid.Features); err != nil {
+			return nil, badInput("validation data: %v", err)
+		}
+		vpos, err := checkLabels("validation data", valid, yValid)
+		if err != nil {
+			return nil, err
+		}
+		if opts.EarlyStoppingMetric == "auc" && (vpos == 0 || vpos == valid.Rows) {
+			return nil, badInput("validation labels are constant: AUC is undefined")
+		}
+	}
+	workers := opts.Workers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+
+	n := X.Rows
+	bd := binMatrix(X, newBinners(X, opts.MaxBins, opts.BinSampleRows, opts.Seed), workers)
+	p := float64(pos) / float64(n)
+	m := &Model{
+		features: slices.Clone(X.Features),
+		base:     math.Log(p / (1 - p)),
+	}
+
+	F := make([]float64, n)
+	for i := range F {
+		F[i] = m.base
+	}
+	var FV []float64
+	if valid != nil {
+		FV = make([]float64, valid.Rows)
+		for i := range FV {
+			FV[i] = m.base
+		}
+	}
+	gr := &grower{
+		o: &opts, bd: bd, workers: workers,
+		g: make([]float64, n), h: make([]float64, n),
+		rows: make([]int32, n), scratch: make([]int32, n), ogh: make([]gradPair, n), hp: make([]*[maxValueBins + 1]slot, X.Cols),
+		bestA: make([]split, X.Cols), bestB: make([]split, X.Cols),
+		catOrder: make([][]int, X.Cols),
+	}
+	for j := range gr.catOrder {
+		gr.catOrder[j] = make([]int, 0, maxValueBins+1)
+	}
+
+	const chunk = 4096
+	higher := opts.EarlyStoppingMetric == "auc"
+	best, bestRound, since := math.Inf(1), 0, 0
+	if higher {
+		best = math.Inf(-1)
+	}
+	for round := 1; round <= opts.MaxIter; round++ {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("gbdt fit: round %d: %w", round, err)
+		}
+		parallelChunks(n, chunk, workers, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				pr := sigmoid(F[i])
+				gr.g[i] = pr - y[i]
+				gr.h[i] = max(pr*(1-pr), 1e-16)
+			}
+		})
+		rng := rand.New(rand.NewPCG(opts.Seed, uint64(round)))
+		rows := n
+		if opts.Subsample < 1 {
+			k := max(1, int(math.Round(opts.Subsample*float64(n))))
+			idx := sampleIndexRNG(n, k, rng)
+			for i, r := range idx {
+				gr.rows[i] = int32(r)
+			}
+			rows = k
+		} else {
+			for i := range gr.rows {
+				gr.rows[i] = int32(i)
+			}
+		}
+		gr.active = gr.active[:0]
+		if opts.ColSample < 1 {
+			k := max(1, int(math.Round(opts.ColSample*float64(X.Cols))))
+			gr.active = append(gr.active, sampleIndexRNG(X.Cols, k, rng)...)
+		} else {
+			for j := 0; j < X.Cols; j++ {
+				gr.active = append(gr.active, j)
+			}
+		}
+
+		t := gr.grow(rows)
+		m.trees = append(m.trees, t)
+		if rows == n {
+			// Every row sits in exactly one leaf segment.
+			for _, sg := range gr.segs {
+				for _, r := range gr.rows[sg.start:sg.end] {
+					F[r] += sg.value
+				}
+			}
+		} else {
+			parallelChunks(n, chunk, workers, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					F[i] += t.predictBinned(bd, i)
+				}
+			})
+		}
+
+		vm := math.NaN()
+		if valid != nil {
+			parallelChunks(valid.Rows, chunk, workers, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					FV[i] += t.predict(valid.Row(i))
+				}
+			})
+			if higher {
+				vm = auc(FV, yValid)
+			} else {
+				vm = logLoss(FV, yValid)
+			}
+		}
+		if opts.Progress != nil {
+			opts.Progress(round, logLoss(F, y), vm)
+		}
+		if valid == nil || opts.EarlyStoppingRounds == 0 {
+			continue
+		}
+		if (higher && vm > best) || (!higher && vm < best) {
+			best, bestRound, since = vm, round, 0
+			continue
+		}
+		if since++; since >= opts.EarlyStoppingRounds {
+			break
+		}
+	}
+	if valid != nil && opts.EarlyStoppingRounds > 0 && bestRound > 0 {
+		m.trees = m.trees[:bestRound]
+	}
+	return m, nil
+}
+
+func sampleIndexRNG(n, k int, rng *rand.Rand) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	for i := 0; i < k; i++ {
+		j := i + rng.IntN(n-i)
+		idx[i], idx[j] = idx[j], idx[i]
+	}
+	idx = idx[:k]
+	slices.Sort(idx)
+	return idx
+}
+
+func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+
+// logLoss is the mean binary log-loss of margins (log-odds) against 0/1
+// labels, computed stably from the margins.
+func logLoss(margin, y []float64) float64 {
+	var s float64
+	for i, f := range margin {
+		// log(1+exp(f)) - y*f
+		s += softplus(f) - y[i]*f
+	}
+	return s / float64(len(margin))
+}
+
+func softplus(x float64) float64 {
+	if x > 0 {
+		return x + math.Log1p(math.Exp(-x))
+	}
+	return math.Log1p(math.Exp(x))
+}
+
+// auc is the area under the ROC curve of scores against 0/1 labels, with ties
+// counted as half; NaN when a class is absent.
+func auc(score, y []float64) float64 {
+	idx := make([]int, len(score))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		switch {
+		case score[a] < score[b]:
+			return -1
+		case score[a] > score[b]:
+			return 1
+		}
+		return 0
+	})
+	var pos, neg, rankSum float64
+	for i := 0; i < len(idx); {
+		j := i
+		for j < len(idx) && score[idx[j]] == score[idx[i]] {
+			j++
+		}
+		mid := float64(i+j+1) / 2 // average 1-based rank of the tie group
+		for k := i; k < j; k++ {
+			if y[idx[k]] == 1 {
+				pos++
+				rankSum += mid
+			} else {
+				neg++
+			}
+		}
+		i = j
+	}
+	if pos == 0 || neg == 0 {
+		return math.NaN()
+	}
+	return (rankSum - pos*(pos+1)/2) / (pos * neg)
+}

@@ -1,0 +1,52 @@
+// Package store is the badger-backed storage behind serving and reports: accounts,
+// the per-account event log, online feature state, account status and its change
+// feed, decision audit records and API keys.
+//
+// # Tenancy
+//
+// Every method that reads or writes tenant data takes the tenant, and every such key
+// starts with the tenant's length-prefixed name, so no key of one tenant is a prefix
+// of, or equal to, a key of another: a read for tenant "a" can never return a row of
+// tenant "ab". API keys are the one global namespace (Authenticate receives only the
+// plaintext), and each key record carries the tenant it is bound to.
+//
+// # Key layout
+//
+//	m v                                   layout version (1 byte)
+//	k <key id>                            API key record (JSON: tenant, scopes, SHA-256 of the token)
+//	t <uvarint len><tenant> <kind> ...    tenant data; <kind> is one byte:
+//	  a <account>                         account (JSON of datasets.Account, tenant cleared)
+//	  e <event id>                        idempotency record: 16-byte content hash, account, time
+//	  l <uvarint len><account> <at> <id>  per-account event log, time ordered (binary event)
+//	  f <account>                         opaque online feature state
+//	  s <account>                         current account status
+//	  C                                   change-feed counter (last sequence, 8 bytes big endian)
+//	  c <seq>                             change-feed entry (JSON Change)
+//	  d <decision id>                     decision audit record (JSON)
+//	  D <uvarint len><account> <at> <id>  decisions of an account, time ordered (empty value)
+//	  k <key id>                          the tenant's API keys (empty value)
+//
+// <at> is the event or decision time in UTC microseconds, 8 bytes big endian with the
+// sign bit flipped so that negative times sort before positive ones; <seq> is 8 bytes
+// big endian.
+//
+// # Guarantees
+//
+// With Options.SyncWrites (the default) a write method returns only after its data is
+// synced to disk: an acknowledged write survives a crash of the process. Batches are
+// validated completely before anything is written; a batch with a bad row stores
+// nothing and the error (a *RowError) names the row, the field and the reason.
+//
+// AppendEvents is idempotent by event_id. A batch normally commits in one badger
+// transaction. A batch too large for one transaction is split between accounts,
+// never inside one: each account's events, its feature state, its status and its
+// change-feed entry commit together. The call returns success only after every part
+// committed. If it fails part way (I/O error, a concurrent writer invalidating the
+// validation), some accounts' parts may be committed and the caller must treat the
+// batch as not acknowledged and replay it; because appends are idempotent the replay
+// stores exactly the missing parts, and feature state never counts an event twice.
+//
+// The change feed of a tenant has a sequence number per entry, assigned inside the
+// committing transaction from a counter key, so sequences are gap-free, increase in
+// commit order and survive restarts.
+package store

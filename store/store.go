@@ -1,0 +1,204 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+)
+
+// layoutVersion is written once at creation; Open refuses a store of another
+// layout instead of misreading it.
+const layoutVersion = 1
+
+// ErrNotFound is returned (wrapped, naming what was missing) by the single-record
+// getters.
+var ErrNotFound = errors.New("not found")
+
+// RowError names the row of a batch that was refused, and why; the whole batch is
+// refused with it. Serving turns it into a 4xx that names the field.
+type RowError struct {
+	Kind   string // "account", "event" or "decision"
+	Row    int    // position in the batch, from 0
+	ID     string // the row's id, when it has one
+	Field  string // JSON name of the offending field
+	Reason string
+}
+
+// Error implements error.
+func (e *RowError) Error() string {
+	return fmt.Sprintf("%s %d (%q): %s: %s", e.Kind, e.Row, e.ID, e.Field, e.Reason)
+}
+
+// DB is an open store. Its methods are safe for concurrent use.
+type DB struct {
+	bdb  *badger.DB
+	opts Options
+
+	// tenantMu serialises the event appends of one tenant: they all write the
+	// tenant's change-feed counter, and serialising them avoids retry storms on
+	// transaction conflicts. Different tenants append in parallel.
+	tenantMu sync.Map // tenant -> *sync.Mutex
+}
+
+// Open opens (creating when missing) the store in dir, or an in-memory store when
+// opts.InMemory is set.
+func Open(dir string, opts Options) (*DB, error) {
+	switch len(opts.EncryptionKey) {
+	case 0, 16, 24, 32:
+	default:
+		return nil, fmt.Errorf("open store: encryption key is %d bytes, want 16, 24 or 32", len(opts.EncryptionKey))
+	}
+	bo := badger.DefaultOptions(dir).
+		WithSyncWrites(opts.SyncWrites).
+		WithLogger(badgerLogger{log: opts.Logger}).
+		WithCompression(options.Snappy).
+		WithValueLogFileSize(256 << 20)
+	if opts.InMemory {
+		bo = bo.WithInMemory(true).WithDir("").WithValueDir("")
+	}
+	if opts.MemTableSize > 0 {
+		// Values above the threshold go to the value log; it must stay below
+		// badger's maximum batch (15% of a memtable).
+		bo = bo.WithMemTableSize(opts.MemTableSize).
+			WithValueThreshold(min(1<<20, opts.MemTableSize*15/100/4))
+	}
+	if opts.BlockCacheSize > 0 {
+		bo = bo.WithBlockCacheSize(opts.BlockCacheSize)
+	}
+	if opts.IndexCacheSize > 0 {
+		bo = bo.WithIndexCacheSize(opts.IndexCacheSize)
+	}
+	if len(opts.EncryptionKey) > 0 {
+		bo = bo.WithEncryptionKey(opts.EncryptionKey)
+		if opts.EncryptionKeyRotation > 0 {
+			bo = bo.WithEncryptionKeyRotationDuration(opts.EncryptionKeyRotation)
+		}
+		if opts.IndexCacheSize <= 0 {
+			bo = bo.WithIndexCacheSize(defaultEncryptedIndexCache)
+		}
+	}
+	if v := os.Getenv("XXX_NUMMT"); v != "" {
+		n, _ := strconv.Atoi(v)
+		bo = bo.WithNumMemtables(n)
+	}
+	bdb, err := badger.Open(bo)
+	if err != nil {
+		if errors.Is(err, badger.ErrEncryptionKeyMismatch) {
+			return nil, fmt.Errorf("open store %s: wrong or missing encryption key (the store was created with another key, or with none): %w", dir, err)
+		}
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	db := &DB{bdb: bdb, opts: opts}
+	if err := db.checkVersion(); err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	return db, nil
+}
+
+// checkVersion stamps a new store with the layout version and refuses another one.
+func (db *DB) checkVersion() error {
+	return db.bdb.Update(func(txn *badger.Txn) error {
+		it, err := txn.Get(keyVersion)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return txn.Set(keyVersion, []byte{layoutVersion})
+		}
+		if err != nil {
+			return err
+		}
+		v, err := it.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		if len(v) != 1 || v[0] != layoutVersion {
+			return fmt.Errorf("store layout version %v, this binary reads %d", v, layoutVersion)
+		}
+		return nil
+	})
+}
+
+// Close flushes and closes the store. Acknowledged writes are durable without it;
+// Close makes the next Open fast.
+func (db *DB) Close() error {
+	if err := db.bdb.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+// Size returns the bytes of the LSM tree and of the value log, for metrics. Badger
+// refreshes them about once a minute; an in-memory store reports zeros.
+func (db *DB) Size() (lsm, vlog int64) { return db.bdb.Size() }
+
+// Sync forces everything written so far to disk; only useful with SyncWrites off.
+func (db *DB) Sync() error { return db.bdb.Sync() }
+
+// RunGC reclaims value-log space; call it periodically from a maintenance loop.
+// It returns nil when there was nothing to reclaim.
+func (db *DB) RunGC(ctx context.Context) error {
+	for ctx.Err() == nil {
+		err := db.bdb.RunValueLogGC(0.5)
+		if errors.Is(err, badger.ErrNoRewrite) || errors.Is(err, badger.ErrRejected) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("store gc: %w", err)
+		}
+	}
+	return ctx.Err()
+}
+
+// lockTenant serialises appends of one tenant and returns the unlock.
+func (db *DB) lockTenant(tenant string) func() {
+	m, _ := db.tenantMu.LoadOrStore(tenant, new(sync.Mutex))
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+// get returns a copy of the value at key, or nil and false when absent.
+func get(txn *badger.Txn, key []byte) ([]byte, bool, error) {
+	it, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	v, err := it.ValueCopy(nil)
+	if err != nil {
+		return nil, false, err
+	}
+	return v, true, nil
+}
+
+// badgerLogger sends badger's messages to slog: errors and warnings as such, the
+// rest at debug level (badger is chatty about compactions).
+type badgerLogger struct{ log *slog.Logger }
+
+func (l badgerLogger) logger() *slog.Logger {
+	if l.log != nil {
+		return l.log
+	}
+	return slog.Default()
+}
+
+func (l badgerLogger) Errorf(f string, a ...any) {
+	l.logger().Error(fmt.Sprintf(f, a...), "component", "badger")
+}
+func (l badgerLogger) Warningf(f string, a ...any) {
+	l.logger().Warn(fmt.Sprintf(f, a...), "component", "badger")
+}
+func (l badgerLogger) Infof(f string, a ...any) {
+	l.logger().Debug(fmt.Sprintf(f, a...), "component", "badger")
+}
+func (l badgerLogger) Debugf(f string, a ...any) {
+	l.logger().Debug(fmt.Sprintf(f, a...), "component", "badger")
+}
