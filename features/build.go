@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"math"
+	"os"
+
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/engagehq/engage/datasets"
 )
@@ -172,46 +174,144 @@ func (m *memDecisions) take(id string) ([]datasets.Decision, error) {
 	return nil, nil
 }
 
-// fileDecisions streams decisions.parquet, which must be sorted (grouped) by
-// account_id in the same order as the events, as the synthetic world and the
-// store's export write it.
+// fileDecisions streams decisions.parquet column by column, like the events;
+// it must be grouped by account_id in the events' order, as the synthetic world
+// and the store's export write it (an unsorted file is an error naming the row).
 type fileDecisions struct {
 	path   string
-	r      *datasets.Reader[datasets.Decision]
-	buf    []datasets.Decision
-	pos, n int
-	row    int64
-	eof    bool
-	prev   string
-	group  []datasets.Decision
+	file   *os.File
+	pf     *parquet.File
+	rg     int
+	rgLeft int64
+	cols   [8]*colReader // id, account, at, send_at, channel, local_hour, message, propensity
+
+	n, pos  int
+	row0    int64 // file row of batch position 0
+	ids     []byte
+	idOff   []uint32
+	accts   []byte
+	acctOff []uint32
+	at      []int64
+	send    []int64
+	hour    []int32
+	ch, msg []int8
+	prop    []float64
+
+	peekPos int
+	peekID  string
+	prev    string
+	group   []datasets.Decision
 }
 
 func openDecisions(path string) (*fileDecisions, error) {
-	r, err := datasets.Open[datasets.Decision](path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	return &fileDecisions{path: path, r: r, buf: make([]datasets.Decision, 4096)}, nil
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(1<<20))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	d := &fileDecisions{path: path, file: f, pf: pf, rg: -1, peekPos: -1,
+		at: make([]int64, batchRows), send: make([]int64, batchRows), hour: make([]int32, batchRows),
+		ch: make([]int8, batchRows), msg: make([]int8, batchRows), prop: make([]float64, batchRows)}
+	specs := []struct {
+		name string
+		need bool
+		kind parquet.Kind
+	}{
+		{"decision_id", true, parquet.ByteArray}, {"account_id", true, parquet.ByteArray}, {"at", true, parquet.Int64},
+		{"send_at", false, parquet.Int64}, {"channel", true, parquet.ByteArray}, {"local_hour", false, parquet.Int32},
+		{"message", true, parquet.ByteArray}, {"propensity", false, parquet.Double},
+	}
+	var errs []error
+	for i, sp := range specs {
+		c, err := openColumn(pf, path, sp.name, sp.need, sp.kind)
+		errs = append(errs, err)
+		d.cols[i] = c
+	}
+	if err := errors.Join(errs...); err != nil {
+		f.Close()
+		return nil, err
+	}
+	d.cols[4].intern = internChannel
+	d.cols[6].intern = internMessage
+	return d, nil
 }
 
+// fill decodes the next batch when the current one is used up.
 func (f *fileDecisions) fill() error {
-	if f.pos < f.n || f.eof {
+	if f.pos < f.n {
 		return nil
 	}
-	n, err := f.r.Next(f.buf)
-	f.pos, f.n = 0, n
-	if errors.Is(err, io.EOF) {
-		f.eof = true
-		err = nil
+	f.row0 += int64(f.n)
+	f.n, f.pos, f.peekPos = 0, 0, -1
+	for f.rgLeft == 0 {
+		f.rg++
+		rgs := f.pf.RowGroups()
+		if f.rg >= len(rgs) {
+			return nil
+		}
+		f.rgLeft = rgs[f.rg].NumRows()
+		chunks := rgs[f.rg].ColumnChunks()
+		for _, c := range f.cols {
+			if c != nil {
+				c.reset(chunks[c.index].Pages())
+			}
+		}
 	}
+	n := int(min(f.rgLeft, batchRows))
+	f.ids, f.idOff = f.ids[:0], append(f.idOff[:0], 0)
+	f.accts, f.acctOff = f.accts[:0], append(f.acctOff[:0], 0)
+	err := safely(func() error {
+		c := f.cols
+		if err := c[0].readByteArrays(&f.ids, &f.idOff, n); err != nil {
+			return err
+		}
+		if err := c[1].readByteArrays(&f.accts, &f.acctOff, n); err != nil {
+			return err
+		}
+		if err := c[2].readInt64(f.at, n); err != nil {
+			return err
+		}
+		if c[3] == nil {
+			clear(f.send[:n])
+		} else if err := c[3].readInt64(f.send, n); err != nil {
+			return err
+		}
+		if err := c[4].readCodes(f.ch, n, nil); err != nil {
+			return err
+		}
+		if c[5] == nil {
+			clear(f.hour[:n])
+		} else if err := c[5].readInt32(f.hour, n); err != nil {
+			return err
+		}
+		if err := c[6].readCodes(f.msg, n, nil); err != nil {
+			return err
+		}
+		if c[7] == nil {
+			clear(f.prop[:n])
+		} else if err := c[7].readDouble(f.prop, n); err != nil {
+			return err
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("read %s: %w", f.path, err)
 	}
-	if n == 0 {
-		f.eof = true
-	}
+	f.rgLeft -= int64(n)
+	f.n = n
 	return nil
 }
+
+func (f *fileDecisions) account(i int) []byte { return f.accts[f.acctOff[i]:f.acctOff[i+1]] }
 
 func (f *fileDecisions) peek() (string, bool, error) {
 	if err := f.fill(); err != nil {
@@ -220,7 +320,13 @@ func (f *fileDecisions) peek() (string, bool, error) {
 	if f.pos >= f.n {
 		return "", false, nil
 	}
-	return f.buf[f.pos].AccountID, true, nil
+	if f.peekPos != f.pos {
+		if b := f.account(f.pos); string(b) != f.peekID {
+			f.peekID = string(b)
+		}
+		f.peekPos = f.pos
+	}
+	return f.peekID, true, nil
 }
 
 func (f *fileDecisions) take(id string) ([]datasets.Decision, error) {
@@ -233,17 +339,46 @@ func (f *fileDecisions) take(id string) ([]datasets.Decision, error) {
 		if !ok || next != id {
 			break
 		}
-		f.group = append(f.group, f.buf[f.pos])
+		i := f.pos
+		row := f.row0 + int64(i) + 1
+		ch, msg := f.ch[i], f.msg[i]
+		if ch < 0 {
+			return nil, fmt.Errorf("%s row %d: missing or unknown channel", f.path, row)
+		}
+		if msg == codeUnknown {
+			return nil, fmt.Errorf("%s row %d: unknown message variant", f.path, row)
+		}
+		d := datasets.Decision{
+			DecisionID: string(f.ids[f.idOff[i]:f.idOff[i+1]]),
+			AccountID:  id,
+			At:         f.at[i],
+			SendAt:     f.send[i],
+			Channel:    datasets.Channels[ch],
+			LocalHour:  f.hour[i],
+			Propensity: f.prop[i],
+		}
+		if msg >= 0 {
+			d.Message = datasets.Messages[msg]
+		}
+		f.group = append(f.group, d)
 		f.pos++
-		f.row++
 	}
 	if len(f.group) > 0 {
-		if id <= f.prev && f.prev != "" {
-			return nil, fmt.Errorf("%s row %d: account_id %q after %q: decisions must be sorted by account_id", f.path, f.row, id, f.prev)
+		if f.prev != "" && id <= f.prev {
+			return nil, fmt.Errorf("%s row %d: account_id %q after %q: decisions must be sorted by account_id",
+				f.path, f.row0+int64(f.pos), id, f.prev)
 		}
 		f.prev = id
 	}
 	return f.group, nil
 }
 
-func (f *fileDecisions) Close() error { return f.r.Close() }
+// Close releases the file.
+func (f *fileDecisions) Close() error {
+	for _, c := range f.cols {
+		if c != nil {
+			c.close()
+		}
+	}
+	return f.file.Close()
+}

@@ -188,6 +188,11 @@ func (d *decoder) fail(format string, args ...any) {
 }
 
 func (d *decoder) uvarint() uint64 {
+	if len(d.b) > 0 && d.b[0] < 0x80 && d.err == nil { // most values fit one byte
+		v := uint64(d.b[0])
+		d.b = d.b[1:]
+		return v
+	}
 	if d.err != nil {
 		return 0
 	}

@@ -58,6 +58,12 @@ type replayer struct {
 	open  int // first row whose outcome windows may still be open
 	arena []float64
 	width int
+
+	// the account's hour-of-week profile, cached while no engagement arrives
+	profOK bool
+	profN  uint32
+	prof   [hoursOfWeek]float64
+	profV  profileView
 }
 
 func newReplayer(p *Priors, end int64) *replayer {
@@ -79,6 +85,7 @@ func (r *replayer) begin(a *Account, decs []datasets.Decision) {
 		return 0
 	})
 	r.next, r.open = 0, 0
+	r.profOK = false
 	r.rows = r.rows[:0]
 	if need := len(decs) * r.width; cap(r.arena) < need {
 		r.arena = make([]float64, 0, need)
@@ -92,13 +99,17 @@ func (r *replayer) readUntil(at int64) {
 	for r.next < len(r.decs) && r.decs[r.next].At <= at {
 		d := &r.decs[r.next]
 		r.next++
+		if !r.profOK || r.profN != r.st.nEng {
+			r.profV = r.st.profile(r.acct, r.priors, &r.prof)
+			r.profOK, r.profN = true, r.st.nEng
+		}
 		lo := len(r.arena)
-		r.arena = r.st.Read(d.At, r.acct, r.priors, r.arena)
+		r.arena = r.st.read(d.At, r.acct, r.priors, &r.profV, r.arena)
 		send := d.SendAt
 		if send < d.At {
 			send = d.At
 		}
-		r.arena = append(r.arena, r.st.SlotAffinity(send, r.acct, r.priors))
+		r.arena = append(r.arena, hoursOfWeek*r.prof[r.acct.clock.hourOfWeek(send)])
 		r.rows = append(r.rows, pendingRow{d: d, t0: send, feat: r.arena[lo:len(r.arena):len(r.arena)]})
 	}
 }

@@ -85,25 +85,7 @@ func openEvents(path string) (*eventSource, error) {
 	}
 	s := &eventSource{file: f, pf: pf, numRows: pf.NumRows(), rg: -1}
 	col := func(name string, need bool, kind parquet.Kind) (*colReader, error) {
-		c := pf.Root().Column(name)
-		if c == nil {
-			if need {
-				return nil, fmt.Errorf("%s: no column %q (is it an events file?)", path, name)
-			}
-			return nil, nil
-		}
-		if !c.Leaf() || c.Type().Kind() != kind {
-			return nil, fmt.Errorf("%s: column %q is %s, want %s", path, name, c.Type(), kind)
-		}
-		if c.MaxDefinitionLevel() != 0 || c.MaxRepetitionLevel() != 0 {
-			return nil, fmt.Errorf("%s: column %q must be required (no nulls); rewrite it with engage datasets", path, name)
-		}
-		if lt := c.Type().LogicalType(); lt != nil {
-			if ts, ok := lt.Value.(*format.TimestampType); ok && ts.Unit.Value.Duration() != time.Microsecond {
-				return nil, fmt.Errorf("%s: column %q must be TIMESTAMP(MICROS), is %s", path, name, ts)
-			}
-		}
-		return &colReader{index: c.Index(), name: name}, nil
+		return openColumn(pf, path, name, need, kind)
 	}
 	var errs []error
 	add := func(c *colReader, err error) *colReader { errs = append(errs, err); return c }
@@ -265,6 +247,11 @@ func (c *colReader) readInt64(dst []int64, n int) error {
 }
 
 func (c *colReader) readBytes(b *eventBatch, n int) error {
+	return c.readByteArrays(&b.acct, &b.acctOff, n)
+}
+
+// readByteArrays appends n values to the arena, with their end offsets.
+func (c *colReader) readByteArrays(arena *[]byte, offs *[]uint32, n int) error {
 	for i := 0; i < n; {
 		if err := c.ensure(); err != nil {
 			return err
@@ -273,17 +260,49 @@ func (c *colReader) readBytes(b *eventBatch, n int) error {
 			d := c.page.Data()
 			idx := d.Int32()
 			for ; i < n && c.off < c.len; i, c.off = i+1, c.off+1 {
-				b.acct = append(b.acct, dict.Index(idx[c.off]).ByteArray()...)
-				b.acctOff = append(b.acctOff, uint32(len(b.acct)))
+				*arena = append(*arena, dict.Index(idx[c.off]).ByteArray()...)
+				*offs = append(*offs, uint32(len(*arena)))
 			}
 			continue
 		}
 		d := c.page.Data()
-		data, offs := d.ByteArray()
+		data, o := d.ByteArray()
 		for ; i < n && c.off < c.len; i, c.off = i+1, c.off+1 {
-			b.acct = append(b.acct, data[offs[c.off]:offs[c.off+1]]...)
-			b.acctOff = append(b.acctOff, uint32(len(b.acct)))
+			*arena = append(*arena, data[o[c.off]:o[c.off+1]]...)
+			*offs = append(*offs, uint32(len(*arena)))
 		}
+	}
+	return nil
+}
+
+func (c *colReader) readInt32(dst []int32, n int) error {
+	for i := 0; i < n; {
+		if err := c.ensure(); err != nil {
+			return err
+		}
+		if c.page.Dictionary() != nil {
+			return fmt.Errorf("column %s: dictionary-encoded int32 is not supported", c.name)
+		}
+		d := c.page.Data()
+		k := copy(dst[i:n], d.Int32()[c.off:c.len])
+		c.off += k
+		i += k
+	}
+	return nil
+}
+
+func (c *colReader) readDouble(dst []float64, n int) error {
+	for i := 0; i < n; {
+		if err := c.ensure(); err != nil {
+			return err
+		}
+		if c.page.Dictionary() != nil {
+			return fmt.Errorf("column %s: dictionary-encoded double is not supported", c.name)
+		}
+		d := c.page.Data()
+		k := copy(dst[i:n], d.Double()[c.off:c.len])
+		c.off += k
+		i += k
 	}
 	return nil
 }
@@ -429,4 +448,28 @@ func statsMax(s *format.Statistics) []byte {
 		return s.Max
 	}
 	return nil
+}
+
+// openColumn checks a required flat column of kind and returns its reader (nil
+// when absent and not needed).
+func openColumn(pf *parquet.File, path, name string, need bool, kind parquet.Kind) (*colReader, error) {
+	c := pf.Root().Column(name)
+	if c == nil {
+		if need {
+			return nil, fmt.Errorf("%s: no column %q", path, name)
+		}
+		return nil, nil
+	}
+	if !c.Leaf() || c.Type().Kind() != kind {
+		return nil, fmt.Errorf("%s: column %q is %s, want %s", path, name, c.Type(), kind)
+	}
+	if c.MaxDefinitionLevel() != 0 || c.MaxRepetitionLevel() != 0 {
+		return nil, fmt.Errorf("%s: column %q must be required (no nulls); rewrite it with engage datasets", path, name)
+	}
+	if lt := c.Type().LogicalType(); lt != nil {
+		if ts, ok := lt.Value.(*format.TimestampType); ok && ts.Unit.Value.Duration() != time.Microsecond {
+			return nil, fmt.Errorf("%s: column %q must be TIMESTAMP(MICROS), is %s", path, name, ts)
+		}
+	}
+	return &colReader{index: c.Index(), name: name}, nil
 }

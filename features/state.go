@@ -236,6 +236,13 @@ func b2f(b bool) float64 {
 // guarantees it, the online driver reads at "now". Priors supply the population
 // numbers the smoothed rates and the profile shrink toward.
 func (s *State) Read(at int64, a *Account, p *Priors, dst []float64) []float64 {
+	v := s.profile(a, p, nil)
+	return s.read(at, a, p, &v, dst)
+}
+
+// read is Read with the hour-of-week profile already computed (the batch driver
+// caches it while an account has no new engagement).
+func (s *State) read(at int64, a *Account, p *Priors, pr *profileView, dst []float64) []float64 {
 	r := &a.Row
 	days := float64(at-r.ReferredAt) / float64(usDay)
 	dst = append(dst,
@@ -256,8 +263,6 @@ func (s *State) Read(at int64, a *Account, p *Priors, dst []float64) []float64 {
 			b2f(s.optedOut&(1<<c) != 0),
 		)
 	}
-	// hour-of-week profile
-	pr := s.profile(a, p, nil)
 	dst = append(dst, pr.hod[:]...)
 	dst = append(dst, pr.dow[:]...)
 	k := p.ProfileStrength
@@ -323,24 +328,26 @@ func (s *State) profile(a *Account, p *Priors, full *[hoursOfWeek]float64) profi
 	den := n + k
 	var v profileView
 	best := -1.0
-	for h := 0; h < hoursOfWeek; h++ {
-		prev, next := h-1, h+1
-		if prev < 0 {
-			prev = hoursOfWeek - 1
+	prev := float64(s.how[hoursOfWeek-1])
+	cur := float64(s.how[0])
+	h := 0
+	for d := 0; d < 7; d++ {
+		var day float64
+		for hr := 0; hr < 24; hr++ {
+			next := float64(s.how[(h+1)%hoursOfWeek])
+			x := ((prev+2*cur+next)/4 + k*q.p[h]) / den
+			if full != nil {
+				full[h] = x
+			}
+			v.hod[hr] += x
+			day += x
+			if x > best {
+				best, v.peak = x, h
+			}
+			prev, cur = cur, next
+			h++
 		}
-		if next == hoursOfWeek {
-			next = 0
-		}
-		sm := (float64(s.how[prev]) + 2*float64(s.how[h]) + float64(s.how[next])) / 4
-		x := (sm + k*q.p[h]) / den
-		if full != nil {
-			full[h] = x
-		}
-		v.hod[h%24] += x
-		v.dow[h/24] += x
-		if x > best {
-			best, v.peak = x, h
-		}
+		v.dow[d] = day
 	}
 	return v
 }

@@ -36,7 +36,7 @@ var (
 	worldErr  error
 )
 
-func smallWorld(t *testing.T) *testWorld {
+func smallWorld(t testing.TB) *testWorld {
 	t.Helper()
 	worldOnce.Do(func() {
 		o := synth.DefaultOptions()

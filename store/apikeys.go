@@ -38,9 +38,9 @@ var (
 
 // Key is an API key as listed: never its secret, which is shown once by CreateKey.
 type Key struct {
-	ID      string   `json:"id"`
-	Tenant  string   `json:"tenant"`
-	Scopes  []string `json:"scopes"`
+	ID      string   `json:"id"`                   // public part of the token, for listing and revoking
+	Tenant  string   `json:"tenant"`               // the only tenant the key can act for
+	Scopes  []string `json:"scopes"`               // what it may do; see Allows
 	Created int64    `json:"created_at"`           // UTC micros
 	Revoked int64    `json:"revoked_at,omitempty"` // UTC micros; 0 while active
 }

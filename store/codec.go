@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 
 	"github.com/engagehq/engage/datasets"
 )
@@ -28,6 +29,10 @@ func encodeEvent(b []byte, e *datasets.Event) []byte {
 	return binary.AppendVarint(b, e.Amount)
 }
 
+// uvarintLen is the length of the minimal uvarint encoding of n; the decoder
+// refuses longer ones, so that one event has exactly one encoding.
+func uvarintLen(n uint64) int { return (bits.Len64(n|1) + 6) / 7 }
+
 // decodeEvent inverts encodeEvent; it never panics on damaged input.
 func decodeEvent(b []byte, tenant string) (datasets.Event, error) {
 	var e datasets.Event
@@ -37,7 +42,7 @@ func decodeEvent(b []byte, tenant string) (datasets.Event, error) {
 	b = b[1:]
 	for _, p := range [...]*string{&e.EventID, &e.AccountID, &e.Type, &e.Channel, &e.Message, &e.DecisionID, &e.Currency} {
 		n, k := binary.Uvarint(b)
-		if k <= 0 || n > uint64(len(b)-k) {
+		if k <= 0 || k != uvarintLen(n) || n > uint64(len(b)-k) {
 			return e, fmt.Errorf("%w: event string", errCorrupt)
 		}
 		*p = string(b[k : k+int(n)])
@@ -45,7 +50,7 @@ func decodeEvent(b []byte, tenant string) (datasets.Event, error) {
 	}
 	for _, p := range [...]*int64{&e.At, &e.Amount} {
 		v, k := binary.Varint(b)
-		if k <= 0 {
+		if k <= 0 || k != uvarintLen(uint64(v)<<1^uint64(v>>63)) {
 			return e, fmt.Errorf("%w: event number", errCorrupt)
 		}
 		*p = v

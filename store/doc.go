@@ -2,6 +2,8 @@
 // the per-account event log, online feature state, account status and its change
 // feed, decision audit records and API keys.
 //
+// API key tokens come from crypto/rand, the one random choice that is not seeded.
+//
 // # Tenancy
 //
 // Every method that reads or writes tenant data takes the tenant, and every such key
@@ -18,8 +20,8 @@
 //	  a <account>                         account (JSON of datasets.Account, tenant cleared)
 //	  e <event id>                        idempotency record: 16-byte content hash, account, time
 //	  l <uvarint len><account> <at> <id>  per-account event log, time ordered (binary event)
-//	  f <account>                         opaque online feature state
-//	  s <account>                         current account status
+//	  s <account>                         account state: uvarint len + status, then the
+//	                                      opaque online feature state
 //	  C                                   change-feed counter (last sequence, 8 bytes big endian)
 //	  c <seq>                             change-feed entry (JSON Change)
 //	  d <decision id>                     decision audit record (JSON)
@@ -45,6 +47,17 @@
 // validation), some accounts' parts may be committed and the caller must treat the
 // batch as not acknowledged and replay it; because appends are idempotent the replay
 // stores exactly the missing parts, and feature state never counts an event twice.
+//
+// With the default 64 MiB memtables a transaction holds about 9.6 MB of writes, so
+// a 10,000-event batch commits whole; only one account's part must always fit
+// (tens of thousands of events). The feature and status hooks see only the events
+// not stored before, and may run more than once per account (a retry after a
+// transaction conflict, a split): they must be pure. Appends of one tenant are
+// serialised inside the process; appends of different tenants run in parallel.
+//
+// Durability is what badger's SyncWrites gives: the write-ahead log is msync'ed
+// before Commit returns. The tests kill a writing process with SIGKILL and find
+// every acknowledged batch; they cannot simulate a power cut.
 //
 // The change feed of a tenant has a sequence number per entry, assigned inside the
 // committing transaction from a counter key, so sequences are gap-free, increase in

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -46,6 +45,9 @@ func TestRestart(t *testing.T) {
 
 	db = openDir(t, dir, nil)
 	defer db.Close()
+	if lsm, vlog := db.Size(); lsm <= 0 || vlog < 0 {
+		t.Fatalf("size of a reopened store: lsm %d vlog %d", lsm, vlog)
+	}
 	if after := snapshot(t, db, "t1", as); after != before {
 		t.Fatalf("reopen lost data:\n%s\n---\n%s", before, after)
 	}
@@ -306,5 +308,3 @@ func TestLoadKey(t *testing.T) {
 		t.Fatalf("bad env key: %v", err)
 	}
 }
-
-var _ = errors.New

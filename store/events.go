@@ -129,10 +129,23 @@ func (db *DB) AppendEvents(tenant string, evs []datasets.Event, ap Apply) (Appen
 		bad := func(row int, field, reason string) error {
 			return &RowError{Kind: "event", Row: row, ID: evs[row].EventID, Field: field, Reason: reason}
 		}
-		if _, ok, err := get(txn, tkey(tenant, kindAccount, g.acct)); err != nil {
-			return part{}, fmt.Errorf("read account %q: %w", g.acct, err)
-		} else if !ok {
-			return part{}, bad(g.rows[0], "account_id", fmt.Sprintf("unknown account %q (refer it first)", g.acct))
+		// The state record exists once an account has events; accounts are never
+		// deleted, so it also proves the account exists and saves a read.
+		skey := tkey(tenant, kindState, g.acct)
+		rec, haveState, err := get(txn, skey)
+		if err != nil {
+			return part{}, fmt.Errorf("read state of %q: %w", g.acct, err)
+		}
+		if !haveState {
+			if _, ok, err := get(txn, tkey(tenant, kindAccount, g.acct)); err != nil {
+				return part{}, fmt.Errorf("read account %q: %w", g.acct, err)
+			} else if !ok {
+				return part{}, bad(g.rows[0], "account_id", fmt.Sprintf("unknown account %q (refer it first)", g.acct))
+			}
+		}
+		prev, old, err := splitState(rec)
+		if err != nil {
+			return part{}, fmt.Errorf("state of %q: %w", g.acct, err)
 		}
 		var p part
 		var fresh []datasets.Event
@@ -140,12 +153,12 @@ func (db *DB) AppendEvents(tenant string, evs []datasets.Event, ap Apply) (Appen
 			e := &evs[row]
 			sum := sha256.Sum256(encs[row])
 			idKey := tkey(tenant, kindEventID, e.EventID)
-			old, ok, err := get(txn, idKey)
+			stored, ok, err := get(txn, idKey)
 			if err != nil {
 				return part{}, fmt.Errorf("read event %q: %w", e.EventID, err)
 			}
 			if ok {
-				if len(old) < hashLen || !bytes.Equal(old[:hashLen], sum[:hashLen]) {
+				if len(stored) < hashLen || !bytes.Equal(stored[:hashLen], sum[:hashLen]) {
 					return part{}, bad(row, "event_id", "already stored with different content")
 				}
 				dups[u] = append(dups[u], e.EventID)
@@ -163,36 +176,23 @@ func (db *DB) AppendEvents(tenant string, evs []datasets.Event, ap Apply) (Appen
 			return part{}, nil
 		}
 		added[u] = len(fresh)
-		fkey := tkey(tenant, kindFeatures, g.acct)
-		old, _, err := get(txn, fkey)
-		if err != nil {
-			return part{}, fmt.Errorf("read features of %q: %w", g.acct, err)
-		}
-		state := old
+		state, next := old, prev
 		if ap.Features != nil {
 			if state, err = ap.Features(g.acct, old, fresh); err != nil {
 				return part{}, fmt.Errorf("features of account %q: %w", g.acct, err)
 			}
-			if !bytes.Equal(state, old) || old == nil {
-				p.entries = append(p.entries, entry{fkey, append([]byte{}, state...)})
-			}
 		}
 		if ap.Status != nil {
-			skey := tkey(tenant, kindStatus, g.acct)
-			prevb, _, err := get(txn, skey)
-			if err != nil {
-				return part{}, fmt.Errorf("read status of %q: %w", g.acct, err)
-			}
-			prev := string(prevb)
-			next, err := ap.Status(g.acct, prev, state, fresh)
-			if err != nil {
+			if next, err = ap.Status(g.acct, prev, state, fresh); err != nil {
 				return part{}, fmt.Errorf("status of account %q: %w", g.acct, err)
 			}
-			if next != prev {
-				last := fresh[len(fresh)-1]
-				p.entries = append(p.entries, entry{skey, []byte(next)})
-				p.change = &Change{AccountID: g.acct, From: prev, To: next, At: last.At, EventID: last.EventID}
-			}
+		}
+		if !haveState || next != prev || !bytes.Equal(state, old) {
+			p.entries = append(p.entries, entry{skey, joinState(next, state)})
+		}
+		if next != prev {
+			last := fresh[len(fresh)-1]
+			p.change = &Change{AccountID: g.acct, From: prev, To: next, At: last.At, EventID: last.EventID}
 		}
 		return p, nil
 	}
@@ -302,36 +302,57 @@ func (db *DB) TenantEvents(tenant string) iter.Seq2[datasets.Event, error] {
 	}
 }
 
-// FeatureState returns an account's online feature state, nil when it has none.
-func (db *DB) FeatureState(tenant, account string) ([]byte, error) {
-	if err := checkTenant(tenant); err != nil {
-		return nil, err
+// joinState encodes an account's state record: its status, then its feature state.
+func joinState(status string, features []byte) []byte {
+	b := make([]byte, 0, binary.MaxVarintLen32+len(status)+len(features))
+	return append(appendLP(b, status), features...)
+}
+
+// splitState inverts joinState; a missing record is status "" and no features.
+func splitState(rec []byte) (string, []byte, error) {
+	if rec == nil {
+		return "", nil, nil
 	}
-	var v []byte
+	n, k := binary.Uvarint(rec)
+	if k <= 0 || n > uint64(len(rec)-k) {
+		return "", nil, fmt.Errorf("%w: account state", errCorrupt)
+	}
+	features := rec[k+int(n):]
+	if len(features) == 0 {
+		features = nil
+	}
+	return string(rec[k : k+int(n)]), features, nil
+}
+
+// state reads an account's state record.
+func (db *DB) state(tenant, account string) (string, []byte, error) {
+	if err := checkTenant(tenant); err != nil {
+		return "", nil, err
+	}
+	var rec []byte
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		var err error
-		v, _, err = get(txn, tkey(tenant, kindFeatures, account))
+		rec, _, err = get(txn, tkey(tenant, kindState, account))
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("feature state of %q: %w", account, err)
+		return "", nil, fmt.Errorf("state of account %q: %w", account, err)
 	}
-	return v, nil
+	status, features, err := splitState(rec)
+	if err != nil {
+		return "", nil, fmt.Errorf("state of account %q: %w", account, err)
+	}
+	return status, features, nil
+}
+
+// FeatureState returns an account's online feature state, nil when it has none.
+func (db *DB) FeatureState(tenant, account string) ([]byte, error) {
+	_, f, err := db.state(tenant, account)
+	return f, err
 }
 
 // Status returns an account's current status, "" when none was ever set.
 func (db *DB) Status(tenant, account string) (string, error) {
-	if err := checkTenant(tenant); err != nil {
-		return "", err
-	}
-	var v []byte
-	err := db.bdb.View(func(txn *badger.Txn) error {
-		var err error
-		v, _, err = get(txn, tkey(tenant, kindStatus, account))
-		return err
-	})
-	if err != nil {
-		return "", fmt.Errorf("status of %q: %w", account, err)
-	}
-	return string(v), nil
+	s, _, err := db.state(tenant, account)
+	return s, err
 }

@@ -36,9 +36,10 @@ type Options struct {
 	// MemTableSize bounds a memtable and, through badger's rule of 15%, the size of
 	// one transaction; large event batches are split to fit (see the package doc).
 	MemTableSize int64
-	// BlockCacheSize and IndexCacheSize are badger's caches. With encryption the
-	// index cache must be non-zero; Open sets it when it is zero.
+	// BlockCacheSize is badger's cache of decompressed (and decrypted) blocks.
 	BlockCacheSize int64
+	// IndexCacheSize is badger's cache of table indices. With encryption it must
+	// be non-zero; Open uses 64 MiB when it is zero.
 	IndexCacheSize int64
 	// Logger receives badger's errors and warnings; nil means slog.Default().
 	// Badger's informational chatter is logged at debug level.

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"strconv"
 	"sync"
 
 	"github.com/dgraph-io/badger/v4"
@@ -83,10 +81,6 @@ func Open(dir string, opts Options) (*DB, error) {
 		if opts.IndexCacheSize <= 0 {
 			bo = bo.WithIndexCacheSize(defaultEncryptedIndexCache)
 		}
-	}
-	if v := os.Getenv("XXX_NUMMT"); v != "" {
-		n, _ := strconv.Atoi(v)
-		bo = bo.WithNumMemtables(n)
 	}
 	bdb, err := badger.Open(bo)
 	if err != nil {

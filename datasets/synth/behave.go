@@ -124,7 +124,7 @@ type contact struct {
 func hourCurve(h, peak int, width float64) float64 {
 	d := math.Abs(float64(h - peak))
 	d = min(d, 24-d)
-	return 0.25 + 0.75*math.Exp(-0.5*(d/width)*(d/width))
+	return 0.4 + 0.6*math.Exp(-0.5*(d/width)*(d/width))
 }
 
 // engageProb is the chance that a contact is engaged with (opened, clicked,
@@ -243,7 +243,7 @@ func (e *env) outcome(st *state, c *contact, rng *rand.Rand, out []ev) []ev {
 	firm := c.msg == msgFirm
 	if engaged {
 		st.lastEngaged = max(st.lastEngaged, engagedAt)
-		pc := p.convert * math.Pow(p.response[c.msg], 1.5) * c.season
+		pc := p.convert * p.response[c.msg] * c.season
 		if conversation {
 			pc *= 1.5
 		}

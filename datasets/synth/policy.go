@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/engagehq/engage/datasets"
 )
@@ -84,7 +85,7 @@ func (s *simulator) play(i int, events []datasets.Event, decisions []datasets.De
 	s.evs, s.decs = s.evs[:0], s.decs[:0]
 	zt := w.zones[p.zone]
 	referred := a.ReferredAt / 1e6
-	var allowed [nContact]int
+	var buf [nContact]int
 	next := 0
 	for d := 0; d <= o.Days; d++ {
 		base := zt.base[d]
@@ -93,15 +94,9 @@ func (s *simulator) play(i int, events []datasets.Event, decisions []datasets.De
 			next = d + 1
 			// Conservative rolling cap: every earlier send that could share a
 			// 7-day window with any slot of today counts.
-			n := 0
-			for c := range nContact {
-				if a.Consent(datasets.Channels[c]) && st.optOut&(1<<c) == 0 {
-					allowed[n] = c
-					n++
-				}
-			}
-			if n > 0 && st.since(open-7*86400) < o.WeeklyCap {
-				s.decide(&e, &st, d, base, referred, allowed[:n], rng)
+			allowed := allowedChannels(a, &st, buf[:0])
+			if len(allowed) > 0 && st.since(open-7*86400) < o.WeeklyCap {
+				s.decide(&e, &st, d, base, referred, allowed, rng)
 				next = d + p.gap
 			}
 		}
@@ -112,13 +107,21 @@ func (s *simulator) play(i int, events []datasets.Event, decisions []datasets.De
 	return s.emit(i, events, decisions)
 }
 
-// decide makes one BAU decision on local day d and draws its outcome.
-func (s *simulator) decide(e *env, st *state, d int, base, referred int64, allowed []int, rng *rand.Rand) {
-	o := &s.w.opts
+// choice is one BAU action and the probability with which it was chosen.
+type choice struct {
+	ch, hour, msg int
+	prop          float64
+}
+
+// bauChoose draws the BAU action: a default channel from the cadence, a default
+// hour per channel and a default tone by debt age, each replaced by a uniform
+// draw with its epsilon. prop is the product of the three component
+// probabilities, so it is exact.
+func (o *Options) bauChoose(p *prefs, a *datasets.Account, contacts, dpd int, allowed []int, rng *rand.Rand) choice {
 	n := len(allowed)
 	def := allowed[0]
 	for k := range bauCycle {
-		c := bauCycle[(st.contacts+k)%len(bauCycle)]
+		c := bauCycle[(contacts+k)%len(bauCycle)]
 		if slices.Contains(allowed, c) {
 			def = c
 			break
@@ -128,9 +131,9 @@ func (s *simulator) decide(e *env, st *state, d int, base, referred int64, allow
 	if rng.Float64() < o.EpsilonChannel {
 		ch = allowed[rng.IntN(n)]
 	}
-	prop := o.EpsilonChannel / float64(n)
+	pc := o.EpsilonChannel / float64(n)
 	if ch == def {
-		prop += 1 - o.EpsilonChannel
+		pc += 1 - o.EpsilonChannel
 	}
 
 	hour := bauHour[ch]
@@ -142,8 +145,7 @@ func (s *simulator) decide(e *env, st *state, d int, base, referred int64, allow
 		ph += 1 - o.EpsilonHour
 	}
 
-	dpd := int(e.a.DaysPastDue) + int((base-referred)/86400)
-	defMsg := bauMessage(e.p, e.a.Balance, dpd)
+	defMsg := bauMessage(p, a.Balance, dpd)
 	msg := defMsg
 	if rng.Float64() < o.EpsilonMessage {
 		msg = rng.IntN(nMessage)
@@ -152,19 +154,79 @@ func (s *simulator) decide(e *env, st *state, d int, base, referred int64, allow
 	if msg == defMsg {
 		pm += 1 - o.EpsilonMessage
 	}
+	return choice{ch: ch, hour: hour, msg: msg, prop: pc * ph * pm}
+}
 
-	sendAt := base + int64(hour)*3600
+// allowedChannels lists the channels the account consented to and did not opt
+// out of, into buf.
+func allowedChannels(a *datasets.Account, st *state, buf []int) []int {
+	buf = buf[:0]
+	for c := range nContact {
+		if a.Consent(datasets.Channels[c]) && st.optOut&(1<<c) == 0 {
+			buf = append(buf, c)
+		}
+	}
+	return buf
+}
+
+// decide makes one BAU decision on local day d and draws its outcome.
+func (s *simulator) decide(e *env, st *state, d int, base, referred int64, allowed []int, rng *rand.Rand) {
+	dpd := int(e.a.DaysPastDue) + int((base-referred)/86400)
+	ch := s.w.opts.bauChoose(e.p, e.a, st.contacts, dpd, allowed, rng)
+	sendAt := base + int64(ch.hour)*3600
 	s.decs = append(s.decs, decRec{
 		at:     max(base+7*3600, referred),
 		sendAt: sendAt,
-		ch:     ch,
-		msg:    msg,
-		hour:   hour,
-		prop:   prop * ph * pm,
+		ch:     ch.ch,
+		msg:    ch.msg,
+		hour:   ch.hour,
+		prop:   ch.prop,
 	})
 	cd := s.w.cal[d]
-	c := contact{at: sendAt, ch: ch, msg: msg, hour: hour, weekend: cd.weekend, season: cd.season, dec: int32(len(s.decs) - 1)}
+	c := contact{at: sendAt, ch: ch.ch, msg: ch.msg, hour: ch.hour, weekend: cd.weekend, season: cd.season, dec: int32(len(s.decs) - 1)}
 	s.evs = e.outcome(st, &c, rng, s.evs)
+}
+
+// BAU returns the action the business-as-usual policy takes for account i on
+// the local calendar day of day, given the closed-loop state, and the
+// probability with which it chose it; ok is false when BAU would not contact
+// (flags, paid off, paused, cadence, weekly cap, no allowed channel). Playing
+// the returned action through Outcome reproduces BAU in a closed loop.
+func (w *World) BAU(i int, day time.Time, rng *rand.Rand) (a Action, propensity float64, ok bool) {
+	if i < 0 || i >= len(w.accounts) || rng == nil {
+		return Action{}, 0, false
+	}
+	e := w.env(i)
+	st := w.playState(i)
+	lt := day.In(e.loc)
+	y, m, d := lt.Date()
+	base := time.Date(y, m, d, 12, 0, 0, 0, e.loc).Unix() - 12*3600
+	open := base + firstHour*3600
+	referred := e.a.ReferredAt / 1e6
+	if e.p.noContact || st.closed || open < referred || st.pauseUntil > open {
+		return Action{}, 0, false
+	}
+	if st.nRecent > 0 {
+		last := st.recent[(st.nRecent-1)%len(st.recent)]
+		if last >= base-int64(e.p.gap-1)*86400 {
+			return Action{}, 0, false
+		}
+	}
+	if st.since(open-7*86400) >= w.opts.WeeklyCap {
+		return Action{}, 0, false
+	}
+	var buf [nContact]int
+	allowed := allowedChannels(e.a, st, buf[:0])
+	if len(allowed) == 0 {
+		return Action{}, 0, false
+	}
+	dpd := int(e.a.DaysPastDue) + int((base-referred)/86400)
+	c := w.opts.bauChoose(e.p, e.a, st.contacts, dpd, allowed, rng)
+	return Action{
+		Channel: datasets.Channels[c.ch],
+		SendAt:  time.Unix(base+int64(c.hour)*3600, 0).UTC(),
+		Message: datasets.Messages[c.msg],
+	}, c.prop, true
 }
 
 // emit turns the account's records into rows with ids, dropping what falls after

@@ -300,12 +300,9 @@ func TestHistoryInvariants(t *testing.T) {
 			}
 		}
 	}
-	for i, a := range w.Accounts() {
+	for _, a := range w.Accounts() {
 		if paid[a.ID] > a.Balance {
 			t.Fatalf("%s paid %d of a %d balance", a.ID, paid[a.ID], a.Balance)
-		}
-		if w.prefs[i].noContact && w.prefs[i].holdout && false {
-			t.Fatal("unreachable")
 		}
 	}
 	if len(paid) == 0 {
@@ -313,8 +310,8 @@ func TestHistoryInvariants(t *testing.T) {
 	}
 }
 
-// bauReplay recomputes, from the account and the logged rows only, the
-// propensity with which BAU chose each decision.
+// TestPropensitiesFollowPolicy recomputes, from the account and the logged rows
+// only, the propensity with which BAU chose each decision.
 func TestPropensitiesFollowPolicy(t *testing.T) {
 	w, c := world()
 	o := w.Options()
@@ -637,4 +634,91 @@ func BenchmarkWriteDir(b *testing.B) {
 		events += st.Events
 	}
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+}
+
+// TestClosedLoop plays three policies against the same world through BAU,
+// Outcome and Spontaneous: contacting must collect more than staying silent,
+// and a policy that knows the hidden preferences must engage and collect more
+// than BAU.
+func TestClosedLoop(t *testing.T) {
+	w, err := New(smallOptions(3000, 60, 21))
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth := w.Truth()
+	type result struct {
+		collected     int64
+		sent, engaged int
+	}
+	play := func(policy string) result {
+		w.Reset()
+		var r result
+		start := w.Options().Start
+		for i := range w.Len() {
+			rng := rand.New(rand.NewPCG(99, uint64(i)))
+			a := &w.Accounts()[i]
+			for d := range 60 {
+				day := start.AddDate(0, 0, d).Add(12 * time.Hour)
+				var evs []datasets.Event
+				if policy != "none" {
+					act, prop, ok := w.BAU(i, day, rng)
+					if ok {
+						if prop <= 0 || prop > 1 {
+							t.Fatalf("BAU propensity %g", prop)
+						}
+						if policy == "oracle" {
+							tr := &truth[i]
+							if a.Consent(tr.BestChannel) && !slices.Contains(w.Status(i).OptedOut, tr.BestChannel) {
+								act.Channel = tr.BestChannel
+							}
+							h := tr.PeakHour
+							if wd := act.SendAt.In(w.Location(i)).Weekday(); wd == time.Saturday || wd == time.Sunday {
+								h = tr.PeakHourWeekend
+							}
+							h = min(max(h, 8), 20)
+							lt := act.SendAt.In(w.Location(i))
+							act.SendAt = time.Date(lt.Year(), lt.Month(), lt.Day(), int(h), 0, 0, 0, lt.Location()).UTC()
+							act.Message = tr.BestMessage
+						}
+						r.sent++
+						evs = w.Outcome(i, act, rng)
+						for _, e := range evs {
+							switch e.Type {
+							case datasets.EventOpened, datasets.EventReplied, datasets.EventCallConversation, datasets.EventInboundCall:
+								r.engaged++
+							case datasets.EventClicked:
+								if e.Channel == datasets.ChannelSMS {
+									r.engaged++
+								}
+							}
+						}
+					}
+				}
+				evs = append(evs, w.Spontaneous(i, day, rng)...)
+				for _, e := range evs {
+					if e.Type == datasets.EventPayment {
+						r.collected += e.Amount
+					}
+				}
+			}
+			if st := w.Status(i); st.Paid > a.Balance {
+				t.Fatalf("account %d status %+v balance %d", i, st, a.Balance)
+			}
+		}
+		return r
+	}
+	none, bau, oracle := play("none"), play("bau"), play("oracle")
+	t.Logf("collected: none %d, bau %d (%d sends, %.1f%% engaged), oracle %d (%d sends, %.1f%% engaged)",
+		none.collected, bau.collected, bau.sent, 100*float64(bau.engaged)/float64(bau.sent),
+		oracle.collected, oracle.sent, 100*float64(oracle.engaged)/float64(oracle.sent))
+	if none.sent != 0 || bau.sent == 0 {
+		t.Fatalf("sends: none %d, bau %d", none.sent, bau.sent)
+	}
+	if bau.collected <= none.collected {
+		t.Errorf("BAU collected %d, no contact %d", bau.collected, none.collected)
+	}
+	if oracle.collected <= bau.collected || oracle.engaged*bau.sent <= 2*bau.engaged*oracle.sent {
+		t.Errorf("oracle (%d collected, %d/%d engaged) not clearly better than BAU (%d, %d/%d)",
+			oracle.collected, oracle.engaged, oracle.sent, bau.collected, bau.engaged, bau.sent)
+	}
 }

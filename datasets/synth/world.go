@@ -394,7 +394,7 @@ func (w *World) genAccount(i int, id string, rng *rand.Rand, cum []float64, tota
 	}
 	p.bestMsg = pick(rng, mw)
 	for m := range p.response {
-		p.response[m] = uniform(rng, 0.3, 0.75)
+		p.response[m] = uniform(rng, 0.45, 0.85)
 		if m == msgFirm {
 			p.response[m] *= 0.8
 		}

@@ -128,17 +128,19 @@ func Fit(ctx context.Context, X *models.Matrix, y []float64, valid *models.Matri
 	if higher {
 		best = math.Inf(-1)
 	}
+	fresh := false // gradients already match F
 	for round := 1; round <= opts.MaxIter; round++ {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("gbdt fit: round %d: %w", round, err)
 		}
-		parallelChunks(n, chunk, workers, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				pr := sigmoid(F[i])
-				gr.g[i] = pr - y[i]
-				gr.h[i] = max(pr*(1-pr), 1e-16)
-			}
-		})
+		if !fresh {
+			parallelChunks(n, chunk, workers, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					gr.g[i], gr.h[i] = gradHess(F[i], y[i])
+				}
+			})
+		}
+		fresh = false
 		rng := rand.New(rand.NewPCG(opts.Seed, uint64(round)))
 		rows := n
 		if opts.Subsample < 1 {
@@ -166,12 +168,16 @@ func Fit(ctx context.Context, X *models.Matrix, y []float64, valid *models.Matri
 		t := gr.grow(rows)
 		m.trees = append(m.trees, t)
 		if rows == n {
-			// Every row sits in exactly one leaf segment.
-			for _, sg := range gr.segs {
+			// Every row sits in exactly one leaf segment: update its margin
+			// and, while it is in cache, next round's gradients.
+			parallelFor(len(gr.segs), workers, func(k int) {
+				sg := gr.segs[k]
 				for _, r := range gr.rows[sg.start:sg.end] {
 					F[r] += sg.value
+					gr.g[r], gr.h[r] = gradHess(F[r], y[r])
 				}
-			}
+			})
+			fresh = true
 		} else {
 			parallelChunks(n, chunk, workers, func(lo, hi int) {
 				for i := lo; i < hi; i++ {
@@ -225,6 +231,12 @@ func sampleIndexRNG(n, k int, rng *rand.Rand) []int {
 	idx = idx[:k]
 	slices.Sort(idx)
 	return idx
+}
+
+// gradHess is the log-loss gradient and hessian at margin f for label y.
+func gradHess(f, y float64) (float64, float64) {
+	p := sigmoid(f)
+	return p - y, max(p*(1-p), 1e-16)
 }
 
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }

@@ -205,6 +205,27 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
+// TestDeterministicLarge covers the paths that only run on big leaves
+// (parallel histogram groups and parallel partition).
+func TestDeterministicLarge(t *testing.T) {
+	X, y := benchData(40000)
+	o := DefaultOptions()
+	o.MaxIter, o.EarlyStoppingRounds = 15, 0
+	var ref []byte
+	for _, w := range []int{1, 2, 4} {
+		o.Workers = w
+		var buf bytes.Buffer
+		if err := mustFit(t, X, y, nil, nil, o).Save(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if ref == nil {
+			ref = buf.Bytes()
+		} else if !bytes.Equal(ref, buf.Bytes()) {
+			t.Fatalf("workers=%d gave a different model", w)
+		}
+	}
+}
+
 func TestSaveLoadIdentical(t *testing.T) {
 	X, y, _ := synth(5000, 1)
 	o := DefaultOptions()

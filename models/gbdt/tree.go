@@ -121,6 +121,7 @@ type grower struct {
 	ogh     []gradPair
 	hp      []*[maxValueBins + 1]slot // per active feature, during a build
 	grp     [][2]int
+	nls     []int
 	segs    []segment // the last tree's leaves as segments of rows
 	pool    [][]slot
 	active  []int // features this tree may split on
@@ -312,8 +313,9 @@ func (gr *grower) grow(n int) tree {
 }
 
 // parallelRows is the smallest leaf whose histogram is built on several
-// goroutines; below it the hand-off costs more than it saves.
-const parallelRows = 2048
+// goroutines; below it waking a second thread costs more than it saves.
+// It depends on rows only, so the model does not depend on the workers.
+var parallelRows = 8192
 
 // expand builds small's histogram from its rows and, when large is not nil,
 // large's by subtracting small's from the parent histogram large holds; then
@@ -321,21 +323,9 @@ const parallelRows = 2048
 func (gr *grower) expand(small, large *leaf) {
 	rows := gr.rows[small.start:small.end]
 	ogh := gr.gather(rows)
-	workers := gr.workers
-	if len(rows) < parallelRows {
-		workers = 1
-	}
-	if workers == 1 {
-		gr.buildGroup(small.hist, 0, len(gr.active), rows, ogh)
-	} else {
-		grp := gr.groups()
-		parallelFor(len(grp), workers, func(gi int) {
-			gr.buildGroup(small.hist, grp[gi][0], grp[gi][1], rows, ogh)
-		})
-	}
 	splitS := gr.canSplit(small)
 	splitL := large != nil && gr.canSplit(large)
-	parallelFor(len(gr.active), gr.workers, func(k int) {
+	finish := func(k int) {
 		f := gr.active[k]
 		if large != nil {
 			off := gr.bd.offset[f]
@@ -352,7 +342,22 @@ func (gr *grower) expand(small, large *leaf) {
 		if splitL {
 			gr.bestB[k] = gr.bestSplit(large, f, k)
 		}
-	})
+	}
+	if gr.workers == 1 || len(rows) < parallelRows {
+		gr.buildGroup(small.hist, 0, len(gr.active), rows, ogh)
+		for k := range gr.active {
+			finish(k)
+		}
+	} else {
+		grp := gr.groups()
+		parallelFor(len(grp), gr.workers, func(gi int) {
+			lo, hi := grp[gi][0], grp[gi][1]
+			gr.buildGroup(small.hist, lo, hi, rows, ogh)
+			for k := lo; k < hi; k++ {
+				finish(k)
+			}
+		})
+	}
 	small.best = gr.reduce(gr.bestA, splitS)
 	if large != nil {
 		large.best = gr.reduce(gr.bestB, splitL)
@@ -387,9 +392,49 @@ func (gr *grower) partition(l *leaf, s *split) int {
 	if s.missingLeft {
 		goLeft[bn.missingBin()] = 1
 	}
-	data, nc, f := gr.bd.data, gr.bd.ncols, s.feature
 	seg := gr.rows[l.start:l.end]
-	scratch := gr.scratch[:len(seg)]
+	scratch := gr.scratch[l.start:l.end]
+	if len(seg) < 2*partChunk || gr.workers == 1 {
+		return l.start + gr.partitionChunk(seg, scratch, &goLeft, s.feature)
+	}
+	// Partition fixed chunks in parallel (lefts to the chunk's front in
+	// scratch, rights after), then gather all lefts, then all rights: the
+	// same order as one sequential pass.
+	k := (len(seg) + partChunk - 1) / partChunk
+	nls := gr.nls[:0]
+	for range k {
+		nls = append(nls, 0)
+	}
+	gr.nls = nls
+	parallelFor(k, gr.workers, func(c int) {
+		lo, hi := c*partChunk, min(len(seg), (c+1)*partChunk)
+		copy(scratch[lo:hi], seg[lo:hi])
+		nls[c] = gr.partitionChunkTo(scratch[lo:hi], &goLeft, s.feature)
+	})
+	lefts := 0
+	for _, nl := range nls {
+		lefts += nl
+	}
+	parallelFor(k, gr.workers, func(c int) {
+		lo, hi := c*partChunk, min(len(seg), (c+1)*partChunk)
+		lpos, rpos := 0, lefts
+		for d := 0; d < c; d++ {
+			lpos += nls[d]
+			rpos += min(len(seg), (d+1)*partChunk) - d*partChunk - nls[d]
+		}
+		copy(seg[lpos:], scratch[lo:lo+nls[c]])
+		copy(seg[rpos:], scratch[lo+nls[c]:hi])
+	})
+	return l.start + lefts
+}
+
+// partChunk is the block size of the parallel partition.
+const partChunk = 8192
+
+// partitionChunk stably moves seg's left rows to its front, using scratch
+// (same length) for the right rows, and returns the number of left rows.
+func (gr *grower) partitionChunk(seg, scratch []int32, goLeft *[maxValueBins + 1]uint8, f int) int {
+	data, nc := gr.bd.data, gr.bd.ncols
 	nl, nr := 0, 0
 	for _, r := range seg {
 		left := int(goLeft[data[int(r)*nc+f]])
@@ -400,7 +445,14 @@ func (gr *grower) partition(l *leaf, s *split) int {
 		nr += 1 - left
 	}
 	copy(seg[nl:], scratch[:nr])
-	return l.start + nl
+	return nl
+}
+
+// partitionChunkTo partitions buf in place stably (using a stack buffer for
+// the right rows) and returns the number of left rows.
+func (gr *grower) partitionChunkTo(buf []int32, goLeft *[maxValueBins + 1]uint8, f int) int {
+	var right [partChunk]int32
+	return gr.partitionChunk(buf, right[:len(buf)], goLeft, f)
 }
 
 // finish converts bin-space splits to raw thresholds and level sets.

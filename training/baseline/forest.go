@@ -13,7 +13,6 @@ import (
 
 	"github.com/engagehq/engage/models"
 	"github.com/sjwhitworth/golearn/base"
-	"github.com/sjwhitworth/golearn/ensemble"
 	"github.com/sjwhitworth/golearn/evaluation"
 	"github.com/sjwhitworth/golearn/trees"
 )
@@ -22,10 +21,10 @@ import (
 // values.
 const missingLevel = "(missing)"
 
-// RandomForest fits golearn's random forest on (X, y), a 0/1 outcome, and
-// scores it on (test, yTest). golearn panics on some inputs; such panics are
-// returned as errors. ctx is checked between stages only: golearn cannot be
-// interrupted.
+// RandomForest fits a forest of golearn ID3 trees on (X, y), a 0/1 outcome,
+// and scores it on (test, yTest). golearn panics on some inputs; such panics
+// are returned as errors. ctx is checked between trees: golearn itself cannot
+// be interrupted.
 func RandomForest(ctx context.Context, X *models.Matrix, y []float64, test *models.Matrix, yTest []float64, opts Options) (res *Result, err error) {
 	if X == nil || test == nil || X.Rows == 0 || test.Rows == 0 {
 		return nil, fmt.Errorf("baseline: empty training or test table")
@@ -72,35 +71,46 @@ func RandomForest(ctx context.Context, X *models.Matrix, y []float64, test *mode
 		return nil, err
 	}
 
-	rf := ensemble.NewRandomForest(opts.Trees, opts.Features)
+	// golearn's own ensemble.RandomForest bags through InstancesView row
+	// maps, whose MapOverRows disagrees with the rows the view reports (class
+	// counts per level differ), so its trees learn from scrambled labels and
+	// score below chance. We therefore bag ourselves, seeded, on dense copies,
+	// and grow golearn's ID3 trees (the trees RandomForest uses) on them.
+	rng := rand.New(rand.NewPCG(opts.Seed, 5))
+	nf := opts.Features
+	if nf == 0 {
+		nf = X.Cols
+	}
 	start := time.Now()
-	if err := rf.Fit(train); err != nil {
-		return nil, fmt.Errorf("baseline: golearn fit: %w", err)
-	}
-	res = &Result{TrainRows: len(rows), FitTime: time.Since(start)}
-
-	pred, err := rf.Predict(tgrid)
-	if err != nil {
-		return nil, fmt.Errorf("baseline: golearn predict: %w", err)
-	}
-	cm, err := evaluation.GetConfusionMatrix(tgrid, pred)
-	if err != nil {
-		return nil, fmt.Errorf("baseline: golearn confusion matrix: %w", err)
-	}
-	res.Confusion = cm
-	res.Summary = evaluation.GetSummary(cm)
-	res.Accuracy = evaluation.GetAccuracy(cm)
-
-	// Vote share for class 1, tree by tree, as a ranking score.
-	res.Scores = make([]float64, test.Rows)
-	for _, m := range rf.Model.Models {
+	forest := make([]*trees.ID3DecisionTree, opts.Trees)
+	for k := range forest {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		t, ok := m.(*trees.ID3DecisionTree)
-		if !ok {
-			return nil, fmt.Errorf("baseline: unexpected golearn tree type %T", m)
+		boot := make([]int, len(rows))
+		for i := range boot {
+			boot[i] = rows[rng.IntN(len(rows))]
 		}
+		cols := rng.Perm(X.Cols)[:nf]
+		slices.Sort(cols)
+		sub := make([]base.Attribute, len(cols))
+		for i, j := range cols {
+			sub[i] = attrs[j]
+		}
+		g, err := gridCols(X, y, boot, cols, sub, class)
+		if err != nil {
+			return nil, err
+		}
+		forest[k] = trees.NewID3DecisionTree(0)
+		if err := forest[k].Fit(g); err != nil {
+			return nil, fmt.Errorf("baseline: golearn ID3 fit: %w", err)
+		}
+	}
+	res = &Result{TrainRows: len(rows), FitTime: time.Since(start)}
+
+	// Vote share for class 1 as the ranking score; majority vote as the class.
+	res.Scores = make([]float64, test.Rows)
+	for _, t := range forest {
 		p, err := t.Predict(tgrid)
 		if err != nil {
 			return nil, fmt.Errorf("baseline: golearn tree predict: %w", err)
@@ -111,16 +121,30 @@ func RandomForest(ctx context.Context, X *models.Matrix, y []float64, test *mode
 			}
 		}
 	}
+	pred := base.GeneratePredictionVector(tgrid)
 	for i := range res.Scores {
-		res.Scores[i] /= float64(len(rf.Model.Models))
+		res.Scores[i] /= float64(len(forest))
+		cls := "0"
+		if res.Scores[i] > 0.5 {
+			cls = "1"
+		}
+		base.SetClass(pred, i, cls)
 	}
+	cm, err := evaluation.GetConfusionMatrix(tgrid, pred)
+	if err != nil {
+		return nil, fmt.Errorf("baseline: golearn confusion matrix: %w", err)
+	}
+	res.Confusion = cm
+	res.Summary = evaluation.GetSummary(cm)
+	res.Accuracy = evaluation.GetAccuracy(cm)
 
 	if opts.Folds >= 2 {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		cv := ensemble.NewRandomForest(opts.Trees, opts.Features)
-		cms, err := evaluation.GenerateCrossFoldValidationConfusionMatrices(train, cv, opts.Folds)
+		// golearn's k-fold helper on a single ID3 tree (its fold views are
+		// index lists, not the row maps that break bagging).
+		cms, err := evaluation.GenerateCrossFoldValidationConfusionMatrices(train, trees.NewID3DecisionTree(0), opts.Folds)
 		if err != nil {
 			return nil, fmt.Errorf("baseline: golearn cross-validation: %w", err)
 		}
@@ -153,6 +177,16 @@ func attributes(features []models.Feature) ([]base.Attribute, *base.CategoricalA
 
 // grid copies the chosen rows into golearn's dense instances.
 func grid(X *models.Matrix, y []float64, rows []int, attrs []base.Attribute, class *base.CategoricalAttribute) (*base.DenseInstances, error) {
+	cols := make([]int, X.Cols)
+	for j := range cols {
+		cols[j] = j
+	}
+	return gridCols(X, y, rows, cols, attrs, class)
+}
+
+// gridCols copies the chosen rows and columns (attrs[k] describes column
+// cols[k]) into golearn's dense instances.
+func gridCols(X *models.Matrix, y []float64, rows, cols []int, attrs []base.Attribute, class *base.CategoricalAttribute) (*base.DenseInstances, error) {
 	inst := base.NewDenseInstances()
 	specs := make([]base.AttributeSpec, len(attrs))
 	for j, a := range attrs {
@@ -166,17 +200,18 @@ func grid(X *models.Matrix, y []float64, rows []int, attrs []base.Attribute, cla
 		return nil, fmt.Errorf("baseline: golearn extend: %w", err)
 	}
 	for k, r := range rows {
-		for j, f := range X.Features {
+		for c, j := range cols {
+			f := X.Features[j]
 			v := X.At(r, j)
 			if f.Kind == models.Categorical {
 				l := missingLevel
 				if !math.IsNaN(v) {
 					l = f.Levels[int(v)]
 				}
-				inst.Set(specs[j], k, attrs[j].GetSysValFromString(l))
+				inst.Set(specs[c], k, attrs[c].GetSysValFromString(l))
 				continue
 			}
-			inst.Set(specs[j], k, base.PackFloatToBytes(v))
+			inst.Set(specs[c], k, base.PackFloatToBytes(v))
 		}
 		switch y[r] {
 		case 0, 1:

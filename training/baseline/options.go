@@ -8,9 +8,9 @@ import (
 // ErrNoCgo is returned by RandomForest when the binary was built without cgo.
 var ErrNoCgo = errors.New("baseline: golearn random forest needs a cgo build")
 
-// Options size the golearn forest. golearn's ID3 trees sort every numeric
-// column at every node and its forests do not scale past a few thousand rows,
-// so MaxRows subsamples the training rows.
+// Options size the forest. golearn's ID3 trees sort every numeric column at
+// every node and do not scale past a few thousand rows, so MaxRows subsamples
+// the training rows.
 type Options struct {
 	// Trees is the forest size.
 	Trees int
@@ -21,7 +21,8 @@ type Options struct {
 	// Folds, when at least 2, also runs golearn's k-fold cross-validation on
 	// the (subsampled) training rows.
 	Folds int
-	// Seed drives the row subsample. golearn itself draws from the global
+	// Seed drives the row subsample, the bootstrap samples and the feature
+	// subsets. golearn's k-fold helper draws its folds from the global
 	// math/rand, which this package cannot seed.
 	Seed uint64
 }
@@ -44,7 +45,7 @@ type Result struct {
 	// Accuracy is golearn's accuracy of the majority vote on the test rows.
 	Accuracy float64
 	// CVAccuracy and CVAccuracyVar are golearn's k-fold accuracy mean and
-	// variance on the training rows (zero without Folds).
+	// variance of a single ID3 tree on the training rows (zero without Folds).
 	CVAccuracy, CVAccuracyVar float64
 	// TrainRows is how many rows the forest was fitted on.
 	TrainRows int

@@ -5,7 +5,8 @@
 // 8 % validation for early stopping, last 20 % test) and "random" (the same
 // shares drawn at random within each class, seed 1) -- it writes the split to
 // CSV in a temporary folder, fits our GBDT, our logistic regression
-// (models/linear) and golearn's random forest (training/baseline, subsampled),
+// (models/linear) and a forest of golearn ID3 trees (training/baseline,
+// subsampled; golearn's own RandomForest is broken, see that package),
 // then runs bench/compare/references.py with Debian's /usr/bin/python3 for
 // scikit-learn LogisticRegression, XGBoost (hist, nthread=2) and scikit-learn
 // HistGradientBoostingClassifier on the same files. Every AUC is computed by
@@ -204,7 +205,7 @@ func runSplit(ctx context.Context, X *models.Matrix, y []float64, s compare.Spli
 			}
 			preds = append(preds, "golearn="+filepath.Join(dir, "pred-golearn.txt"))
 			ours = append(ours, row{Model: "golearn", FitSeconds: &gsecs, Trees: bo.Trees,
-				Note: fmt.Sprintf("golearn RandomForest (ID3, %d trees, %d features/tree, %d-row subsample; score = vote share); golearn test accuracy %.4f, %d-fold CV accuracy %.4f",
+				Note: fmt.Sprintf("training/baseline: golearn ID3 trees, own seeded bagging (%d trees, %d features/tree, %d-row subsample; score = vote share); golearn test accuracy %.4f, %d-fold CV accuracy (one ID3 tree) %.4f",
 					bo.Trees, bo.Features, res.TrainRows, res.Accuracy, bo.Folds, res.CVAccuracy)})
 		}
 	}

@@ -1,0 +1,34 @@
+package compare
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/engagehq/engage/models/gbdt"
+)
+
+// BenchmarkBankFit times our GBDT with default options on the random split of
+// bank-full.csv: 300 rounds, no early stopping, so runs are comparable.
+func BenchmarkBankFit(b *testing.B) {
+	wd, _ := os.Getwd()
+	shared, err := SharedDir(wd)
+	if err != nil {
+		b.Skipf("shared datasets not available: %v", err)
+	}
+	X, y, err := LoadBank(filepath.Join(shared, "datasets/uci-bank-marketing/bank-full.csv"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := StratifiedSplit(y, 0.08, 0.2, 1)
+	Xtr, ytr := Subset(X, y, s.Train)
+	o := gbdt.DefaultOptions()
+	o.MaxIter, o.EarlyStoppingRounds = 300, 0
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := gbdt.Fit(context.Background(), Xtr, ytr, nil, nil, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

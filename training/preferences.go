@@ -1,0 +1,405 @@
+package training
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/engagehq/engage/datasets"
+	"github.com/engagehq/engage/datasets/synth"
+	"github.com/engagehq/engage/features"
+	"github.com/engagehq/engage/models"
+	"github.com/engagehq/engage/models/action"
+)
+
+// PreferenceOptions configure EvaluatePreferences.
+type PreferenceOptions struct {
+	// Hours are the candidate local send hours (default 8..20, the hours the
+	// world's logging policy ever used).
+	Hours []int
+	// ConsentedOnly restricts candidate channels to those the account consented
+	// to (the hidden best channel may lie outside them).
+	ConsentedOnly bool
+	// Search is the scorer's search strategy.
+	Search action.Search
+	// Progress, when not nil, receives a progress bar.
+	Progress io.Writer
+}
+
+// PreferenceBucket is the accuracy among accounts with a number of past
+// contacts in [Lo, Hi] (Hi < 0: no upper bound).
+type PreferenceBucket struct {
+	Lo, Hi                 int
+	Accounts               int
+	ChannelHits, HourHits  int
+	MessageHits            int
+	HourReachable          int // accounts whose peak is within 1 h of a candidate hour
+	BaseChannel, BaseHour  int // hits of the per-account empirical baseline
+	PopularChannel         int // hits of always answering the most common best channel
+	ChannelRate, HourRate  float64
+	MessageRate            float64
+	BaseChannelRate        float64
+	BaseHourRate           float64
+	PopularChannelRate     float64
+	HourReachableRate      float64
+	HourRateAmongReachable float64
+}
+
+// PreferenceReport is the known-truth evaluation of an action-value model on a
+// synthetic world.
+type PreferenceReport struct {
+	Model          string
+	Buckets        []PreferenceBucket // 0, 1-2, 3-4, 5-9, 10+
+	AtLeast5       PreferenceBucket   // 5 or more past contacts
+	All            PreferenceBucket
+	PopularChannel string
+	ScoreTime      time.Duration // total scorer time
+	Scored         int
+}
+
+// EvaluatePreferences replays the world's history in dir (accounts, events,
+// truth written by synth) into each account's online feature state, reads its
+// features at the end of the history, asks the scorer for the preferred
+// channel, send hour and message, and compares them with truth.parquet: the
+// channel must equal BestChannel, the hour be within 1 hour (circularly) of
+// the weekday PeakHour, the message equal BestMessage. Accounts are bucketed
+// by their number of past contacts. The model must take the features
+// package's columns (a model trained on its X.parquet).
+func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o PreferenceOptions) (PreferenceReport, error) {
+	rep := PreferenceReport{Model: m.Version}
+	if len(o.Hours) == 0 {
+		for h := 8; h <= 20; h++ {
+			o.Hours = append(o.Hours, h)
+		}
+	}
+	priors := features.UniformPriors()
+	if len(m.Priors) > 0 {
+		p, err := features.ParsePriors(m.Priors)
+		if err != nil {
+			return rep, fmt.Errorf("model priors: %w", err)
+		}
+		priors = p
+	}
+	accts, err := readAll[datasets.Account](filepath.Join(dir, synth.AccountsFile))
+	if err != nil {
+		return rep, err
+	}
+	truth, err := readAll[datasets.Truth](filepath.Join(dir, synth.TruthFile))
+	if err != nil {
+		return rep, err
+	}
+	byID := make(map[string]int, len(accts))
+	prepared := make([]*features.Account, len(accts))
+	states := make([]*features.State, len(accts))
+	for i := range accts {
+		a, err := features.NewAccount(&accts[i])
+		if err != nil {
+			return rep, err
+		}
+		prepared[i], states[i], byID[accts[i].ID] = a, features.NewState(), i
+	}
+	end := int64(math.MinInt64)
+	evr, err := datasets.Open[datasets.Event](filepath.Join(dir, synth.EventsFile))
+	if err != nil {
+		return rep, err
+	}
+	buf := make([]datasets.Event, 8192)
+	for {
+		n, rerr := evr.Next(buf)
+		for k := 0; k < n; k++ {
+			e := &buf[k]
+			i, ok := byID[e.AccountID]
+			if !ok {
+				continue
+			}
+			if err := states[i].Apply(e, prepared[i]); err != nil {
+				evr.Close()
+				return rep, fmt.Errorf("replay events: %w", err)
+			}
+			end = max(end, e.At)
+		}
+		if errors.Is(rerr, io.EOF) || (rerr == nil && n == 0) {
+			break
+		}
+		if rerr != nil {
+			evr.Close()
+			return rep, rerr
+		}
+	}
+	evr.Close()
+	if end == math.MinInt64 {
+		return rep, badInput("%s holds no events", dir)
+	}
+	end++
+
+	// Row layout: where each features column goes in the model's row.
+	num := features.NumericNames()
+	col := func(name string) int {
+		return slices.IndexFunc(m.Features, func(f models.Feature) bool { return f.Name == name })
+	}
+	catIdx := make([]int, len(features.CategoricalNames))
+	for k, n := range features.CategoricalNames {
+		catIdx[k] = col(n)
+	}
+	numIdx := make([]int, len(num))
+	for k, n := range num {
+		numIdx[k] = col(n)
+	}
+	slotIdx := col(features.SlotName)
+	contactsK := slices.Index(num, "contacts_total")
+	rateK := make([]int, len(datasets.ContactChannels))
+	for c, ch := range datasets.ContactChannels {
+		rateK[c] = slices.Index(num, ch+"_engagement_rate")
+	}
+	hourK := slices.Index(num, "profile_hour_00")
+	if contactsK < 0 || hourK < 0 || slices.Contains(rateK, -1) {
+		return rep, errors.New("features package layout changed: contacts_total, profile_hour_00 or <channel>_engagement_rate missing")
+	}
+
+	sc, err := action.NewScorer(m, action.Options{Channels: datasets.ContactChannels, Hours: o.Hours, Search: o.Search})
+	if err != nil {
+		return rep, err
+	}
+	// most common hidden best channel: the population answer.
+	counts := map[string]int{}
+	for _, t := range truth {
+		counts[t.BestChannel]++
+	}
+	for _, ch := range datasets.ContactChannels {
+		if counts[ch] > counts[rep.PopularChannel] {
+			rep.PopularChannel = ch
+		}
+	}
+
+	bounds := [][2]int{{0, 0}, {1, 2}, {3, 4}, {5, 9}, {10, -1}}
+	rep.Buckets = make([]PreferenceBucket, len(bounds))
+	for b, lh := range bounds {
+		rep.Buckets[b].Lo, rep.Buckets[b].Hi = lh[0], lh[1]
+	}
+	rep.AtLeast5 = PreferenceBucket{Lo: 5, Hi: -1}
+	rep.All = PreferenceBucket{Lo: 0, Hi: -1}
+
+	row := make([]float64, len(m.Features))
+	var vec features.Vector
+	bar := newBar(o.Progress, int64(len(truth)), "preferences", "accounts")
+	defer bar.Finish()
+	var slot [24]float64
+	for ti := range truth {
+		if ti%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return rep, err
+			}
+			_ = bar.Set(ti)
+		}
+		tr := &truth[ti]
+		i, ok := byID[tr.AccountID]
+		if !ok {
+			continue
+		}
+		a, st := prepared[i], states[i]
+		vec = st.ReadVector(end, a, priors)
+		for j := range row {
+			row[j] = math.NaN()
+		}
+		for k, v := range vec.Categorical {
+			if j := catIdx[k]; j >= 0 {
+				row[j] = math.NaN()
+				if l := slices.Index(m.Features[j].Levels, v); l >= 0 {
+					row[j] = float64(l)
+				}
+			}
+		}
+		for k, v := range vec.Numeric {
+			if j := numIdx[k]; j >= 0 {
+				row[j] = v
+			}
+		}
+		// send-slot affinity per candidate hour, on the next local weekday.
+		if slotIdx >= 0 {
+			day := nextWeekday(end, a.Row.TimeZone)
+			for _, h := range o.Hours {
+				sendAt := time.Date(day.Year(), day.Month(), day.Day(), h, 0, 0, 0, day.Location()).UnixMicro()
+				slot[h] = st.SlotAffinity(sendAt, a, priors)
+			}
+		}
+		req := action.Request{Context: row, Fill: func(act action.Action, r []float64) {
+			if slotIdx >= 0 {
+				r[slotIdx] = slot[act.Hour]
+			}
+		}}
+		if o.ConsentedOnly {
+			req.Allowed = func(act action.Action) bool { return a.Row.Consent(act.Channel) }
+		}
+		began := time.Now()
+		rk, err := sc.Rank(req)
+		rep.ScoreTime += time.Since(began)
+		rep.Scored++
+		if errors.Is(err, action.ErrNoCandidate) {
+			continue
+		}
+		if err != nil {
+			return rep, fmt.Errorf("account %s: %w", tr.AccountID, err)
+		}
+		// empirical baseline: the channel with the best smoothed engagement
+		// rate, the candidate hour with the most profile mass.
+		bc := 0
+		for c := range rateK {
+			if vec.Numeric[rateK[c]] > vec.Numeric[rateK[bc]] {
+				bc = c
+			}
+		}
+		bh := o.Hours[0]
+		for _, h := range o.Hours {
+			if vec.Numeric[hourK+h] > vec.Numeric[hourK+bh] {
+				bh = h
+			}
+		}
+		peak := int(tr.PeakHour)
+		hit := func(ok bool) int {
+			if ok {
+				return 1
+			}
+			return 0
+		}
+		reach := slices.ContainsFunc(o.Hours, func(h int) bool { return hourDist(h, peak) <= 1 })
+		obs := PreferenceBucket{
+			Accounts:       1,
+			ChannelHits:    hit(rk.Channel.Best == tr.BestChannel),
+			HourHits:       hit(hourDist(rk.Hour.Best, peak) <= 1),
+			MessageHits:    hit(rk.Message.Best == tr.BestMessage),
+			HourReachable:  hit(reach),
+			BaseChannel:    hit(datasets.ContactChannels[bc] == tr.BestChannel),
+			BaseHour:       hit(hourDist(bh, peak) <= 1),
+			PopularChannel: hit(rep.PopularChannel == tr.BestChannel),
+		}
+		n := int(vec.Numeric[contactsK])
+		for b := range rep.Buckets {
+			if n >= rep.Buckets[b].Lo && (rep.Buckets[b].Hi < 0 || n <= rep.Buckets[b].Hi) {
+				rep.Buckets[b].add(obs)
+			}
+		}
+		if n >= 5 {
+			rep.AtLeast5.add(obs)
+		}
+		rep.All.add(obs)
+	}
+	for b := range rep.Buckets {
+		rep.Buckets[b].rates()
+	}
+	rep.AtLeast5.rates()
+	rep.All.rates()
+	return rep, nil
+}
+
+func (b *PreferenceBucket) add(o PreferenceBucket) {
+	b.Accounts += o.Accounts
+	b.ChannelHits += o.ChannelHits
+	b.HourHits += o.HourHits
+	b.MessageHits += o.MessageHits
+	b.HourReachable += o.HourReachable
+	b.BaseChannel += o.BaseChannel
+	b.BaseHour += o.BaseHour
+	b.PopularChannel += o.PopularChannel
+}
+
+func (b *PreferenceBucket) rates() {
+	r := func(k, n int) float64 {
+		if n == 0 {
+			return math.NaN()
+		}
+		return float64(k) / float64(n)
+	}
+	b.ChannelRate, b.HourRate, b.MessageRate = r(b.ChannelHits, b.Accounts), r(b.HourHits, b.Accounts), r(b.MessageHits, b.Accounts)
+	b.BaseChannelRate, b.BaseHourRate = r(b.BaseChannel, b.Accounts), r(b.BaseHour, b.Accounts)
+	b.PopularChannelRate = r(b.PopularChannel, b.Accounts)
+	b.HourReachableRate = r(b.HourReachable, b.Accounts)
+	b.HourRateAmongReachable = r(b.HourHits, b.HourReachable)
+}
+
+// Label names the bucket ("0", "1-2", "10+").
+func (b PreferenceBucket) Label() string {
+	switch {
+	case b.Hi < 0:
+		return fmt.Sprintf("%d+", b.Lo)
+	case b.Lo == b.Hi:
+		return fmt.Sprint(b.Lo)
+	}
+	return fmt.Sprintf("%d-%d", b.Lo, b.Hi)
+}
+
+// Markdown renders the report as tables.
+func (r PreferenceReport) Markdown() string {
+	var s strings.Builder
+	s.WriteString("| past contacts | accounts | channel = hidden best | baseline: best engagement rate | baseline: most common (" + r.PopularChannel + ") | hour within ±1 h of peak | baseline: profile peak | peak reachable (8–20 ±1) | hour among reachable | message = hidden best |\n")
+	s.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	rows := append(slices.Clone(r.Buckets), r.AtLeast5, r.All)
+	for k, b := range rows {
+		label := b.Label()
+		if k == len(rows)-2 {
+			label = "**5+**"
+		} else if k == len(rows)-1 {
+			label = "**all**"
+		}
+		fmt.Fprintf(&s, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", label, b.Accounts,
+			pct(b.ChannelRate), pct(b.BaseChannelRate), pct(b.PopularChannelRate), pct(b.HourRate), pct(b.BaseHourRate),
+			pct(b.HourReachableRate), pct(b.HourRateAmongReachable), pct(b.MessageRate))
+	}
+	return s.String()
+}
+
+func pct(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f%%", 100*v)
+}
+
+func hourDist(a, b int) int {
+	d := a - b
+	if d < 0 {
+		d = -d
+	}
+	return min(d, 24-d)
+}
+
+// nextWeekday is the first Monday..Friday local date strictly after the
+// instant us in zone.
+func nextWeekday(us int64, zone string) time.Time {
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		loc = time.UTC
+	}
+	t := time.UnixMicro(us).In(loc)
+	d := time.Date(t.Year(), t.Month(), t.Day(), 12, 0, 0, 0, loc).AddDate(0, 0, 1)
+	for d.Weekday() == time.Saturday || d.Weekday() == time.Sunday {
+		d = d.AddDate(0, 0, 1)
+	}
+	return d
+}
+
+// readAll reads a canonical table whole.
+func readAll[T datasets.Row](path string) ([]T, error) {
+	r, err := datasets.Open[T](path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	out := make([]T, 0, r.NumRows())
+	buf := make([]T, 4096)
+	for {
+		n, err := r.Next(buf)
+		out = append(out, buf[:n]...)
+		if errors.Is(err, io.EOF) || (err == nil && n == 0) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+	}
+}
