@@ -97,7 +97,6 @@ func (p *Priors) Prepare() error {
 			return fmt.Errorf("priors segment %q: %w", k, err)
 		}
 	}
-	p.prepared = true
 	return nil
 }
 
@@ -107,8 +106,6 @@ func (p *Priors) segmentProfile(key string) *profile {
 	}
 	return p.pop
 }
-
-// MarshalJSON-compatible helpers.
 
 // JSON returns the priors as JSON, the form stored in X.parquet's metadata under
 // MetaPriors and embedded in model artifacts. Floats round-trip exactly.

@@ -38,21 +38,23 @@ func newTableWriter(w *datasets.LoggedWriter) *tableWriter {
 	tw.outc = tw.act + 4
 	tw.t = datasets.NewTable(cols, tableRows)
 	tw.free <- datasets.NewTable(cols, tableRows)
+	full, free, done := tw.full, tw.free, tw.done // close and abort clear tw.full
 	go func() {
 		var err error
-		for t := range tw.full {
+		for t := range full {
 			if err == nil {
 				err = w.Write(t)
 			}
 			t.Reset()
-			tw.free <- t
+			free <- t
 		}
-		tw.done <- err
+		done <- err
 	}()
 	return tw
 }
 
-// add appends an account's rows.
+// add appends an account's rows, column by column (one column's tail stays in
+// cache while the account's few rows are appended to it).
 func (tw *tableWriter) add(a *Account, rows []pendingRow) error {
 	if len(rows) == 0 {
 		return nil
@@ -60,34 +62,42 @@ func (tw *tableWriter) add(a *Account, rows []pendingRow) error {
 	tw.cats = a.Categorical(tw.cats[:0])
 	t := tw.t
 	for i := range rows {
-		r := &rows[i]
-		d := r.d
-		t.AppendString(0, d.DecisionID)
-		t.AppendString(1, d.AccountID)
-		t.AppendTime(2, d.At)
-		for j, c := range tw.cats {
-			t.AppendString(3+j, c)
-		}
-		for j, v := range r.feat {
-			t.AppendFloat(tw.first+j, v)
-		}
-		t.AppendString(tw.act, d.Channel)
-		t.AppendFloat(tw.act+1, float64(d.LocalHour))
-		t.AppendString(tw.act+2, d.Message)
+		d := rows[i].d
+		t.Strings[0] = append(t.Strings[0], d.DecisionID)
+		t.Strings[1] = append(t.Strings[1], d.AccountID)
+		t.Times[2] = append(t.Times[2], d.At)
+		t.Strings[tw.act] = append(t.Strings[tw.act], d.Channel)
+		t.Floats[tw.act+1] = append(t.Floats[tw.act+1], float64(d.LocalHour))
+		t.Strings[tw.act+2] = append(t.Strings[tw.act+2], d.Message)
 		p := d.Propensity
 		if p <= 0 {
 			p = math.NaN() // 0 means unknown in decisions.parquet
 		}
-		t.AppendFloat(tw.act+3, p)
-		for j, v := range r.out {
-			t.AppendFloat(tw.outc+j, v)
+		t.Floats[tw.act+3] = append(t.Floats[tw.act+3], p)
+	}
+	for j, c := range tw.cats {
+		col := t.Strings[3+j]
+		for range rows {
+			col = append(col, c)
 		}
-		if t.Len() >= tableRows {
-			if err := tw.flush(); err != nil {
-				return err
-			}
-			t = tw.t
+		t.Strings[3+j] = col
+	}
+	for j := range rows[0].feat {
+		col := t.Floats[tw.first+j]
+		for i := range rows {
+			col = append(col, rows[i].feat[j])
 		}
+		t.Floats[tw.first+j] = col
+	}
+	for j := 0; j < numOutcomes; j++ {
+		col := t.Floats[tw.outc+j]
+		for i := range rows {
+			col = append(col, rows[i].out[j])
+		}
+		t.Floats[tw.outc+j] = col
+	}
+	if t.Len() >= tableRows {
+		return tw.flush()
 	}
 	return nil
 }

@@ -16,6 +16,11 @@ type Options struct {
 	// MinAccounts is the smallest arm (treatment or holdout) for which uplift
 	// figures are given; smaller arms report "not_enough_data".
 	MinAccounts int
+	// MinEvents is the fewest accounts with a non-zero numerator and with a
+	// non-zero denominator (payers, say) each arm needs for a bootstrap
+	// interval: with no payer in an arm, resampling that arm shows no
+	// variance at all, and the interval would be falsely narrow.
+	MinEvents int
 	// MinCell flags liquidation cells with fewer accounts as small.
 	MinCell int
 	// Resamples is the number of bootstrap resamples of headline intervals.
@@ -41,11 +46,13 @@ type Options struct {
 }
 
 // DefaultOptions returns 95% intervals, 2,000 bootstrap resamples (500 per
-// week), arms of at least 30 accounts, small cells under 30 accounts and a
+// week), arms of at least 30 accounts with at least 10 "events" (payers,
+// complainers, ...) for a bootstrap, small cells under 30 accounts and a
 // 7-day attribution window.
 func DefaultOptions() Options {
 	return Options{
 		MinAccounts:       30,
+		MinEvents:         10,
 		MinCell:           30,
 		Resamples:         2000,
 		WeeklyResamples:   500,
@@ -59,6 +66,9 @@ func (o Options) withDefaults() Options {
 	d := DefaultOptions()
 	if o.MinAccounts <= 0 {
 		o.MinAccounts = d.MinAccounts
+	}
+	if o.MinEvents <= 0 {
+		o.MinEvents = d.MinEvents
 	}
 	if o.MinCell <= 0 {
 		o.MinCell = d.MinCell

@@ -33,7 +33,8 @@
 // so under a channel filter unattributed payments are left out.
 //
 // Money: integer minor units; figures are per currency (a payment counts in its
-// account's currency; payments in another currency are ignored). Liquidation
+// account's currency; the amount of a payment in another currency is not
+// counted, though the payment still counts as one). Liquidation
 // rate = money collected in the period / money referred (the sum of referred
 // balances of the population).
 //
@@ -49,7 +50,10 @@
 // per account, contacts per payment, complaints per million contacts) use a
 // seeded percentile bootstrap over accounts (Options.Resamples resamples, each
 // arm resampled separately). A difference is significant when its interval
-// excludes 0. An arm with fewer than Options.MinAccounts accounts, or a ratio
-// with a zero denominator, yields a "not_enough_data" status and null values:
-// JSON never carries NaN or Inf.
+// excludes 0. An arm with fewer than Options.MinAccounts accounts, a ratio
+// with a zero denominator, or (for the bootstrap) an arm with fewer than
+// Options.MinEvents accounts contributing to the numerator or the denominator
+// (an arm without payers shows no variance when resampled, and its interval
+// would be falsely narrow) yields a "not_enough_data" status and null
+// values: JSON never carries NaN or Inf.
 package reports

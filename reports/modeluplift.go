@@ -107,5 +107,6 @@ func (b *Book) ModelUplift(f Filter) *ModelUpliftReport {
 }
 
 func qiniPoint(x, y, total, end float64) QiniPoint {
-	return QiniPoint{Targeted: int(x), Share: x / total, Incremental: y, Random: end * x / total}
+	// +0 turns -0 (a negative end times zero) into 0.
+	return QiniPoint{Targeted: int(x), Share: x / total, Incremental: y + 0, Random: end*x/total + 0}
 }

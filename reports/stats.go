@@ -72,6 +72,20 @@ func ratioOf(us []unit, d ratioDef) (float64, bool) {
 	return n / s, true
 }
 
+// support counts the units with a non-zero numerator and with a non-zero
+// denominator.
+func support(us []unit, d ratioDef) (num, den int) {
+	for i := range us {
+		if us[i][d.num] != 0 {
+			num++
+		}
+		if us[i][d.den] != 0 {
+			den++
+		}
+	}
+	return num, den
+}
+
 // interval is a bootstrap interval; ok is false when more than half of the
 // resamples had a zero denominator.
 type interval struct {

@@ -202,7 +202,7 @@ func (b *Book) upliftMetrics(f *Filter, pop []*acct, from, to int64, resamples i
 	slices.Sort(currencies)
 
 	z := zFor(b.opts.Confidence)
-	minN := b.opts.MinAccounts
+	minN, minEv := b.opts.MinAccounts, b.opts.MinEvents
 	var out []Metric
 	var jobs []func()
 	// ratios adds bootstrap metrics sharing one resampling of the arms.
@@ -220,7 +220,9 @@ func (b *Book) upliftMetrics(f *Filter, pop []*acct, from, to int64, resamples i
 				rt, okt := ratioOf(ta.units, d)
 				rh, okh := ratioOf(ha.units, d)
 				m.Treatment, m.Holdout = num(rt, okt), num(rh, okh)
-				if ta.n() >= minN && ha.n() >= minN && okt && okh {
+				tn, td := support(ta.units, d)
+				hn, hd := support(ha.units, d)
+				if ta.n() >= minN && ha.n() >= minN && okt && okh && min(tn, td, hn, hd) >= minEv {
 					m.Diff = num(rt-rh, true)
 					need = append(need, d)
 					idx = append(idx, first+j)

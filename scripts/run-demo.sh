@@ -1,13 +1,30 @@
 #!/usr/bin/env bash
 # make run: the main job end to end on the embedded default — generate the demo
-# world, then each stage that exists: features, training, serving.
+# world, build the feature table, train and register models, then serve.
 # Usage: scripts/run-demo.sh BIN DEMO_DIR ACCOUNTS DAYS SEED ADDR
 set -euo pipefail
 bin=$1 demo=$2 accounts=$3 days=$4 seed=$5 addr=$6
 mkdir -p "$demo"
-echo "== synthetic debtor world: $accounts accounts x $days days (seed $seed) -> $demo/world"
+step() { printf '\n== %s\n' "$*"; }
+
+step "1/5 synthetic debtor world: $accounts accounts x $days days (seed $seed) -> $demo/world"
 "$bin" datasets synth --accounts "$accounts" --days "$days" --seed "$seed" --out "$demo/world"
 for t in accounts events decisions; do
   "$bin" datasets validate --table "$t" "$demo/world/$t.parquet"
 done
-"$bin" datasets inspect --head 3 "$demo/world/events.parquet"
+
+step "2/5 features: point-in-time logged-decisions table -> $demo/X.parquet"
+"$bin" features build --accounts "$demo/world/accounts.parquet" --events "$demo/world/events.parquet" \
+  --decisions "$demo/world/decisions.parquet" --out "$demo/X.parquet"
+
+step "3/5 training: engagement (action value, promoted) and payment propensity -> $demo/models"
+rm -rf "$demo/models"
+"$bin" train --data "$demo/X.parquet" --target engaged_48h --registry "$demo/models" --seed "$seed" --promote
+"$bin" train --data "$demo/X.parquet" --target paid_7d --registry "$demo/models" --seed "$seed"
+"$bin" models list --registry "$demo/models"
+
+step "4/5 reports over the demo history"
+"$bin" report uplift --data "$demo/world" --format csv --table headline
+
+step "5/5 dashboard (Ctrl-C to stop)"
+exec "$bin" report serve --data "$demo/world" --addr "$addr"

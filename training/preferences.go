@@ -59,8 +59,11 @@ type PreferenceReport struct {
 	AtLeast5       PreferenceBucket   // 5 or more past contacts
 	All            PreferenceBucket
 	PopularChannel string
-	ScoreTime      time.Duration // total scorer time
-	Scored         int
+	// Engagements counts accounts by engagements in their history (0, 1, 2,
+	// 3+), the signal a per-account preference is learned from.
+	Engagements [4]int
+	ScoreTime   time.Duration // total scorer time
+	Scored      int
 }
 
 // EvaluatePreferences replays the world's history in dir (accounts, events,
@@ -153,12 +156,13 @@ func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o Pre
 	}
 	slotIdx := col(features.SlotName)
 	contactsK := slices.Index(num, "contacts_total")
+	engK := slices.Index(num, "profile_engagements")
 	rateK := make([]int, len(datasets.ContactChannels))
 	for c, ch := range datasets.ContactChannels {
 		rateK[c] = slices.Index(num, ch+"_engagement_rate")
 	}
 	hourK := slices.Index(num, "profile_hour_00")
-	if contactsK < 0 || hourK < 0 || slices.Contains(rateK, -1) {
+	if contactsK < 0 || hourK < 0 || engK < 0 || slices.Contains(rateK, -1) {
 		return rep, errors.New("features package layout changed: contacts_total, profile_hour_00 or <channel>_engagement_rate missing")
 	}
 
@@ -278,6 +282,7 @@ func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o Pre
 			BaseHour:       hit(hourDist(bh, peak) <= 1),
 			PopularChannel: hit(rep.PopularChannel == tr.BestChannel),
 		}
+		rep.Engagements[min(int(vec.Numeric[engK]), 3)]++
 		n := int(vec.Numeric[contactsK])
 		for b := range rep.Buckets {
 			if n >= rep.Buckets[b].Lo && (rep.Buckets[b].Hi < 0 || n <= rep.Buckets[b].Hi) {
@@ -336,6 +341,12 @@ func (b PreferenceBucket) Label() string {
 // Markdown renders the report as tables.
 func (r PreferenceReport) Markdown() string {
 	var s strings.Builder
+	tot := r.Engagements[0] + r.Engagements[1] + r.Engagements[2] + r.Engagements[3]
+	if tot > 0 {
+		fmt.Fprintf(&s, "Engagements per account over the whole history: 0 for %s, 1 for %s, 2 for %s, 3+ for %s of %d accounts.\n\n",
+			pct(float64(r.Engagements[0])/float64(tot)), pct(float64(r.Engagements[1])/float64(tot)),
+			pct(float64(r.Engagements[2])/float64(tot)), pct(float64(r.Engagements[3])/float64(tot)), tot)
+	}
 	s.WriteString("| past contacts | accounts | channel = hidden best | baseline: best engagement rate | baseline: most common (" + r.PopularChannel + ") | hour within ±1 h of peak | baseline: profile peak | peak reachable (8–20 ±1) | hour among reachable | message = hidden best |\n")
 	s.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	rows := append(slices.Clone(r.Buckets), r.AtLeast5, r.All)

@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/engagehq/engage/datasets/synth"
@@ -100,6 +101,7 @@ func run(nEvents int, cache, out string, skipDuck bool, only string) error {
 	var rows []result
 	// 1. the full batch driver: two passes (priors, then read-out) and the output.
 	x := filepath.Join(tmp, "x.parquet")
+	c0 := cpuTime()
 	t0 := time.Now()
 	sum, err := features.Build(ctx, in, x, features.DefaultOptions())
 	if err != nil {
@@ -107,38 +109,41 @@ func run(nEvents int, cache, out string, skipDuck bool, only string) error {
 	}
 	full := time.Since(t0)
 	st, _ := os.Stat(x)
-	rows = append(rows, result{"features build (priors pass + read-out + write X.parquet)", full, sum.Events})
+	rows = append(rows, result{"features build (priors pass + read-out + write X.parquet)", full, sum.Events, cpuTime() - c0})
 	// 2. the same with the priors given: one pass over the events.
+	c0 = cpuTime()
 	t0 = time.Now()
 	o1 := features.DefaultOptions()
 	o1.Priors = sum.Priors
 	if _, err := features.Build(ctx, in, x, o1); err != nil {
 		return err
 	}
-	rows = append(rows, result{"features build with saved priors (one pass + write)", time.Since(t0), sum.Events})
+	rows = append(rows, result{"features build with saved priors (one pass + write)", time.Since(t0), sum.Events, cpuTime() - c0})
 	// 3. the point-in-time replay without writing (decode + state + read-out).
+	c0 = cpuTime()
 	t0 = time.Now()
 	if _, err := features.Scan(ctx, in, sum.Priors); err != nil {
 		return err
 	}
-	rows = append(rows, result{"replay without output (decode + state + read-out, one pass)", time.Since(t0), sum.Events})
+	rows = append(rows, result{"replay without output (decode + state + read-out, one pass)", time.Since(t0), sum.Events, cpuTime() - c0})
 	// 4. the DuckDB aggregation, in Go over our columnar source.
+	c0 = cpuTime()
 	t0 = time.Now()
 	groups, err := features.Aggregate(ctx, in.Events)
 	if err != nil {
 		return err
 	}
 	ours := time.Since(t0)
-	rows = append(rows, result{"per-account x channel counts and amount sums (Go, our columnar reader)", ours, sum.Events})
+	rows = append(rows, result{"per-account x channel counts and amount sums (Go, our columnar reader)", ours, sum.Events, cpuTime() - c0})
 
-	var duck time.Duration
+	var duck, duckCPU time.Duration
 	var duckGroups int64
 	if !skipDuck {
-		duck, duckGroups, err = runDuckDB(ctx, cache, in.Events)
+		duck, duckCPU, duckGroups, err = runDuckDB(ctx, cache, in.Events)
 		if err != nil {
 			return err
 		}
-		rows = append(rows, result{"same aggregation in DuckDB " + duckdbVersion + " (SQL, node)", duck, sum.Events})
+		rows = append(rows, result{"same aggregation in DuckDB " + duckdbVersion + " (SQL, node, 2 threads)", duck, sum.Events, duckCPU})
 	}
 
 	var b strings.Builder
@@ -146,9 +151,12 @@ func run(nEvents int, cache, out string, skipDuck bool, only string) error {
 	fmt.Fprintf(&b, "Synthetic world: %d accounts, %d events, %d decisions (rows), %d CPUs (%s/%s), %s.\n",
 		sum.Accounts, sum.Events, sum.Decisions, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 	fmt.Fprintf(&b, "X.parquet: %d columns, %.1f MB.\n\n", len(features.Columns()), float64(st.Size())/1e6)
-	fmt.Fprintf(&b, "| run | time | events/s |\n|---|---:|---:|\n")
+	fmt.Fprintf(&b, "| run | wall | events/s (wall) | CPU (user+sys) |\n|---|---:|---:|---:|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %.2f s | %.2f M |\n", r.name, r.d.Seconds(), float64(r.events)/r.d.Seconds()/1e6)
+		fmt.Fprintf(&b, "| %s | %.2f s | %.2f M | %.2f s |\n", r.name, r.d.Seconds(), float64(r.events)/r.d.Seconds()/1e6, r.cpu.Seconds())
+	}
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Fprintf(&b, "\nLoad average at the end (other work on the machine inflates wall times): %s", la)
 	}
 	if !skipDuck {
 		fmt.Fprintf(&b, "\nGroups: ours %d, DuckDB %d.\n", groups, duckGroups)
@@ -174,23 +182,33 @@ type result struct {
 	name   string
 	d      time.Duration
 	events int64
+	cpu    time.Duration // user+system CPU of the run
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // runDuckDB installs the pinned @duckdb/node-api into cache (once) and runs the
 // aggregation script, returning its own timing of the query.
-func runDuckDB(ctx context.Context, cache, events string) (time.Duration, int64, error) {
+func runDuckDB(ctx context.Context, cache, events string) (wall, cpu time.Duration, groups int64, err error) {
 	prefix := filepath.Join(cache, "duckdb-"+duckdbVersion)
 	if _, err := os.Stat(filepath.Join(prefix, "node_modules", "@duckdb", "node-api")); err != nil {
 		slog.Info("installing DuckDB", "version", duckdbVersion, "prefix", prefix)
 		cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--prefix", prefix, "@duckdb/node-api@"+duckdbVersion)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
-			return 0, 0, fmt.Errorf("npm install @duckdb/node-api: %w", err)
+			return 0, 0, 0, fmt.Errorf("npm install @duckdb/node-api: %w", err)
 		}
 	}
 	root, err := moduleRoot()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	script := filepath.Join(root, "bench", "features", "duckdb_agg.mjs")
 	cmd := exec.CommandContext(ctx, "node", script, events)
@@ -198,16 +216,17 @@ func runDuckDB(ctx context.Context, cache, events string) (time.Duration, int64,
 	cmd.Stderr = os.Stderr
 	outb, err := cmd.Output()
 	if err != nil {
-		return 0, 0, fmt.Errorf("duckdb script: %w", err)
+		return 0, 0, 0, fmt.Errorf("duckdb script: %w", err)
 	}
+	cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	var r struct {
 		Seconds float64 `json:"seconds"`
 		Groups  int64   `json:"groups"`
 	}
 	if err := json.Unmarshal(outb, &r); err != nil {
-		return 0, 0, fmt.Errorf("duckdb script output %q: %w", outb, err)
+		return 0, 0, 0, fmt.Errorf("duckdb script output %q: %w", outb, err)
 	}
-	return time.Duration(r.Seconds * float64(time.Second)), r.Groups, nil
+	return time.Duration(r.Seconds * float64(time.Second)), cpu, r.Groups, nil
 }
 
 func moduleRoot() (string, error) {

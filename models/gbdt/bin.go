@@ -123,7 +123,7 @@ type binned struct {
 	rows, ncols int
 	data        []uint8 // data[r*ncols+j] is row r's bin for feature j
 	binners     []binner
-	offset      []int // offset of each feature's slots in a histogram (stride 256)
+	offset      []int // offset of each feature's slots in a histogram
 	slots       int   // total slots of a histogram
 }
 
@@ -132,10 +132,10 @@ func (bd *binned) at(r, j int) uint8 { return bd.data[r*bd.ncols+j] }
 func binMatrix(X *models.Matrix, b []binner, workers int) *binned {
 	bd := &binned{rows: X.Rows, ncols: X.Cols, data: make([]uint8, X.Rows*X.Cols), binners: b, offset: make([]int, X.Cols)}
 	for j := range b {
-		// A fixed stride lets histogram updates index by a uint8 bin
-		// without bounds checks.
+		// Features are packed back to back (no fixed stride), so that the
+		// histogram of a table with a few wide features stays in L1 cache.
 		bd.offset[j] = bd.slots
-		bd.slots += maxValueBins + 1
+		bd.slots += b[j].slots()
 	}
 	parallelChunks(X.Rows, 4096, workers, func(lo, hi int) {
 		for i := lo; i < hi; i++ {

@@ -104,8 +104,9 @@ func Fit(ctx context.Context, X *models.Matrix, y []float64, valid *models.Matri
 	for i := range F {
 		F[i] = m.base
 	}
-	var FV []float64
+	var FV, vloss []float64
 	if valid != nil {
+		vloss = make([]float64, (valid.Rows+validChunk-1)/validChunk)
 		FV = make([]float64, valid.Rows)
 		for i := range FV {
 			FV[i] = m.base
@@ -113,10 +114,25 @@ func Fit(ctx context.Context, X *models.Matrix, y []float64, valid *models.Matri
 	}
 	gr := &grower{
 		o: &opts, bd: bd, workers: workers,
-		g: make([]float64, n), h: make([]float64, n),
-		rows: make([]int32, n), scratch: make([]int32, n), ogh: make([]gradPair, n), hp: make([]*[maxValueBins + 1]slot, X.Cols),
+		gh:   make([]gradPair, n),
+		rows: make([]int32, n), scratch: make([]int32, n), ogh: make([]gradPair, n), offs: make([]int32, X.Cols),
 		bestA: make([]split, X.Cols), bestB: make([]split, X.Cols),
 		catOrder: make([][]int, X.Cols),
+	}
+	if opts.Subsample == 1 {
+		// Root histograms are built in fixed row chunks (see rootPass), at
+		// most 16 of them; their row counts never change.
+		parts := min(16, max(1, (n+rootChunk-1)/rootChunk))
+		gr.parts = make([][]slot, parts)
+		for c := range gr.parts {
+			gr.parts[c] = make([]slot, bd.slots)
+		}
+		gr.rootCounts = make([]int, bd.slots)
+		for i := 0; i < n; i++ {
+			for j, b := range bd.data[i*X.Cols : (i+1)*X.Cols] {
+				gr.rootCounts[bd.offset[j]+int(b)]++
+			}
+		}
 	}
 	for j := range gr.catOrder {
 		gr.catOrder[j] = make([]int, 0, maxValueBins+1)
@@ -128,19 +144,10 @@ func Fit(ctx context.Context, X *models.Matrix, y []float64, valid *models.Matri
 	if higher {
 		best = math.Inf(-1)
 	}
-	fresh := false // gradients already match F
 	for round := 1; round <= opts.MaxIter; round++ {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("gbdt fit: round %d: %w", round, err)
 		}
-		if !fresh {
-			parallelChunks(n, chunk, workers, func(lo, hi int) {
-				for i := lo; i < hi; i++ {
-					gr.g[i], gr.h[i] = gradHess(F[i], y[i])
-				}
-			})
-		}
-		fresh = false
 		rng := rand.New(rand.NewPCG(opts.Seed, uint64(round)))
 		rows := n
 		if opts.Subsample < 1 {
@@ -150,7 +157,9 @@ func Fit(ctx context.Context, X *models.Matrix, y []float64, valid *models.Matri
 				gr.rows[i] = int32(r)
 			}
 			rows = k
+			gr.identity = false
 		} else {
+			gr.identity = true
 			for i := range gr.rows {
 				gr.rows[i] = int32(i)
 			}
@@ -165,19 +174,31 @@ func Fit(ctx context.Context, X *models.Matrix, y []float64, valid *models.Matri
 			}
 		}
 
-		t := gr.grow(rows)
+		for k, f := range gr.active {
+			gr.offs[k] = int32(bd.offset[f])
+		}
+		var rootHist []slot
+		if gr.identity {
+			// Gradients and the root histogram in one pass over the rows.
+			rootHist = gr.rootPass(F, y)
+		} else {
+			parallelChunks(n, chunk, workers, func(lo, hi int) {
+				gh := gr.gh[lo:hi]
+				for i := range gh {
+					gh[i].g, gh[i].h = gradHess(F[lo+i], y[lo+i])
+				}
+			})
+		}
+		t := gr.grow(rows, rootHist)
 		m.trees = append(m.trees, t)
 		if rows == n {
-			// Every row sits in exactly one leaf segment: update its margin
-			// and, while it is in cache, next round's gradients.
+			// Every row sits in exactly one leaf segment.
 			parallelFor(len(gr.segs), workers, func(k int) {
 				sg := gr.segs[k]
 				for _, r := range gr.rows[sg.start:sg.end] {
 					F[r] += sg.value
-					gr.g[r], gr.h[r] = gradHess(F[r], y[r])
 				}
 			})
-			fresh = true
 		} else {
 			parallelChunks(n, chunk, workers, func(lo, hi int) {
 				for i := lo; i < hi; i++ {
@@ -188,19 +209,34 @@ func Fit(ctx context.Context, X *models.Matrix, y []float64, valid *models.Matri
 
 		vm := math.NaN()
 		if valid != nil {
-			parallelChunks(valid.Rows, chunk, workers, func(lo, hi int) {
+			// Update the validation margins by the new tree only, and sum
+			// the log-loss per fixed chunk in the same pass (chunk sums are
+			// added in chunk order: the result does not depend on workers).
+			parallelChunks(valid.Rows, validChunk, workers, func(lo, hi int) {
+				var s float64
 				for i := lo; i < hi; i++ {
-					FV[i] += t.predict(valid.Row(i))
+					f := FV[i] + t.predict(valid.Row(i))
+					FV[i] = f
+					s += softplus(f) - yValid[i]*f
 				}
+				vloss[lo/validChunk] = s
 			})
 			if higher {
 				vm = auc(FV, yValid)
 			} else {
-				vm = logLoss(FV, yValid)
+				var s float64
+				for _, c := range vloss {
+					s += c
+				}
+				vm = s / float64(valid.Rows)
 			}
 		}
 		if opts.Progress != nil {
-			opts.Progress(round, logLoss(F, y), vm)
+			tl := math.NaN()
+			if opts.TrackTrainLoss {
+				tl = logLoss(F, y)
+			}
+			opts.Progress(round, tl, vm)
 		}
 		if valid == nil || opts.EarlyStoppingRounds == 0 {
 			continue
@@ -219,6 +255,12 @@ func Fit(ctx context.Context, X *models.Matrix, y []float64, valid *models.Matri
 	return m, nil
 }
 
+// rootChunk is the smallest block of rows of a partial root histogram.
+const rootChunk = 8192
+
+// validChunk is the block of validation rows whose loss is summed together.
+const validChunk = 1024
+
 func sampleIndexRNG(n, k int, rng *rand.Rand) []int {
 	idx := make([]int, n)
 	for i := range idx {
@@ -235,8 +277,12 @@ func sampleIndexRNG(n, k int, rng *rand.Rand) []int {
 
 // gradHess is the log-loss gradient and hessian at margin f for label y.
 func gradHess(f, y float64) (float64, float64) {
-	p := sigmoid(f)
-	return p - y, max(p*(1-p), 1e-16)
+	p := 1 / (1 + expFast(-f))
+	h := p * (1 - p)
+	if h < 1e-16 {
+		h = 1e-16
+	}
+	return p - y, h
 }
 
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
@@ -254,9 +300,9 @@ func logLoss(margin, y []float64) float64 {
 
 func softplus(x float64) float64 {
 	if x > 0 {
-		return x + math.Log1p(math.Exp(-x))
+		return x + math.Log1p(expFast(-x))
 	}
-	return math.Log1p(math.Exp(x))
+	return math.Log1p(expFast(x))
 }
 
 // auc is the area under the ROC curve of scores against 0/1 labels, with ties

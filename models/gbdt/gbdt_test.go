@@ -352,3 +352,22 @@ func TestAUC(t *testing.T) {
 		}
 	}
 }
+
+func TestProgress(t *testing.T) {
+	X, y, _ := synth(2000, 1)
+	V, yv, _ := synth(500, 2)
+	o := DefaultOptions()
+	o.MaxIter, o.EarlyStoppingRounds = 20, 0
+	var train, valid []float64
+	o.Progress = func(_ int, tl, vm float64) { train, valid = append(train, tl), append(valid, vm) }
+	mustFit(t, X, y, V, yv, o)
+	if len(train) != 20 || !math.IsNaN(train[0]) || math.IsNaN(valid[0]) {
+		t.Fatalf("untracked: %d calls, train %v, valid %v", len(train), train[0], valid[0])
+	}
+	train, valid = nil, nil
+	o.TrackTrainLoss = true
+	mustFit(t, X, y, nil, nil, o)
+	if !(train[19] < train[0]) || !math.IsNaN(valid[0]) {
+		t.Errorf("tracked: train loss %v -> %v, valid %v", train[0], train[19], valid[0])
+	}
+}

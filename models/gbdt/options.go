@@ -68,9 +68,12 @@ type Options struct {
 	// GOMAXPROCS. The fitted model does not depend on it.
 	Workers int
 	// Progress, when set, is called after every round with the round number
-	// (1-based), the training log-loss and the validation metric (NaN without
-	// validation data).
+	// (1-based), the training log-loss (NaN unless TrackTrainLoss is set: it
+	// costs a pass over all rows per round) and the validation metric (NaN
+	// without validation data). It runs on the fitting goroutine.
 	Progress func(round int, trainLoss, validMetric float64)
+	// TrackTrainLoss computes the training log-loss for Progress.
+	TrackTrainLoss bool
 }
 
 // DefaultOptions returns settings that work on tabular data of tens of

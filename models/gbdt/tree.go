@@ -111,20 +111,27 @@ type split struct {
 
 // grower grows one tree at a time over shared buffers.
 type grower struct {
-	o       *Options
-	bd      *binned
-	g, h    []float64
-	workers int
+	o  *Options
+	bd *binned
+	gh []gradPair // per row, in row order
+	// identity is set while rows[:len(gh)] is 0, 1, 2, ... (no subsample).
+	identity bool
+	workers  int
 
 	rows    []int32 // row indices, partitioned into leaf segments
 	scratch []int32
 	ogh     []gradPair
-	hp      []*[maxValueBins + 1]slot // per active feature, during a build
-	grp     [][2]int
-	nls     []int
-	segs    []segment // the last tree's leaves as segments of rows
-	pool    [][]slot
-	active  []int // features this tree may split on
+	offs    []int32 // per active feature: its histogram offset
+	// parts are the per-chunk partial root histograms of rootPass.
+	parts [][]slot
+	// rootCounts are the root histogram's row counts, fixed when every
+	// tree fits on all rows.
+	rootCounts []int
+	grp        [][2]int
+	nls        []int
+	segs       []segment // the last tree's leaves as segments of rows
+	pool       [][]slot
+	active     []int // features this tree may split on
 
 	// per-feature results of the current parallel pass
 	bestA, bestB []split
@@ -165,9 +172,15 @@ func (gr *grower) putHist(h []slot) {
 // gather copies the gradients of rows into gr.ogh in row-list order, so that
 // every feature's histogram pass reads them sequentially.
 func (gr *grower) gather(rows []int32) []gradPair {
+	if gr.identity && len(rows) == len(gr.gh) {
+		// All rows in row order (the root without subsampling): use the
+		// gradients in place.
+		return gr.gh
+	}
 	ogh := gr.ogh[:len(rows)]
+	gh := gr.gh
 	for i, r := range rows {
-		ogh[i] = gradPair{gr.g[r], gr.h[r]}
+		ogh[i] = gh[r]
 	}
 	return ogh
 }
@@ -179,40 +192,149 @@ type gradPair struct{ g, h float64 }
 // grouping, so the result does not depend on the number of workers.
 func (gr *grower) buildGroup(hist []slot, lo, hi int, rows []int32, ogh []gradPair) {
 	feats := gr.active[lo:hi]
-	hp := gr.hp[lo:hi]
+	if len(feats) == 0 {
+		return
+	}
+	offs := gr.offs[lo:hi]
 	for k, f := range feats {
-		off := gr.bd.offset[f]
-		hp[k] = (*[maxValueBins + 1]slot)(hist[off : off+maxValueBins+1])
-		clear(hp[k][:gr.bd.binners[f].slots()])
+		off := offs[k]
+		clear(hist[off : int(off)+gr.bd.binners[f].slots()])
 	}
 	data, nc := gr.bd.data, gr.bd.ncols
 	ogh = ogh[:len(rows)]
-	switch {
-	case len(feats) == hi-lo && gr.contiguous(lo, hi):
-		// Common case: the group is a run of adjacent columns.
-		f0 := feats[0]
+	if gr.contiguous(lo, hi) {
+		// Common case: the group is a run of adjacent columns, so a row's
+		// bins are one contiguous slice.
+		f0, nf := feats[0], len(feats)
+		offs = offs[:nf]
 		for i, r := range rows {
 			g, h := ogh[i].g, ogh[i].h
-			rb := data[int(r)*nc+f0 : int(r)*nc+f0+len(hp)]
-			for k, b := range rb {
-				s := &hp[k][b]
+			base := int(r)*nc + f0
+			rb := data[base : base+nf : base+nf]
+			k := 0
+			for ; k+4 <= nf; k += 4 {
+				s0 := &hist[int(offs[k])+int(rb[k])]
+				s1 := &hist[int(offs[k+1])+int(rb[k+1])]
+				s2 := &hist[int(offs[k+2])+int(rb[k+2])]
+				s3 := &hist[int(offs[k+3])+int(rb[k+3])]
+				s0.g += g
+				s0.h += h
+				s0.n++
+				s1.g += g
+				s1.h += h
+				s1.n++
+				s2.g += g
+				s2.h += h
+				s2.n++
+				s3.g += g
+				s3.h += h
+				s3.n++
+			}
+			for ; k < nf; k++ {
+				s := &hist[int(offs[k])+int(rb[k])]
 				s.g += g
 				s.h += h
 				s.n++
 			}
 		}
-	default:
-		for i, r := range rows {
-			g, h := ogh[i].g, ogh[i].h
-			base := int(r) * nc
-			for k, f := range feats {
-				s := &hp[k][data[base+f]]
-				s.g += g
-				s.h += h
-				s.n++
-			}
+		return
+	}
+	for i, r := range rows {
+		g, h := ogh[i].g, ogh[i].h
+		base := int(r) * nc
+		for k, f := range feats {
+			s := &hist[int(offs[k])+int(data[base+f])]
+			s.g += g
+			s.h += h
+			s.n++
 		}
 	}
+}
+
+// buildGH is buildGroup over all active features without the row counts,
+// for the root, whose counts never change.
+func (gr *grower) buildGH(hist []slot, rows []int32, ogh []gradPair) {
+	offs := gr.offs[:len(gr.active)]
+	for k, f := range gr.active {
+		off := offs[k]
+		clear(hist[off : int(off)+gr.bd.binners[f].slots()])
+	}
+	data, nc := gr.bd.data, gr.bd.ncols
+	ogh = ogh[:len(rows)]
+	if gr.contiguous(0, len(gr.active)) {
+		f0, nf := gr.active[0], len(gr.active)
+		offs = offs[:nf]
+		for i, r := range rows {
+			g, h := ogh[i].g, ogh[i].h
+			base := int(r)*nc + f0
+			rb := data[base : base+nf : base+nf]
+			k := 0
+			for ; k+4 <= nf; k += 4 {
+				s0 := &hist[int(offs[k])+int(rb[k])]
+				s1 := &hist[int(offs[k+1])+int(rb[k+1])]
+				s2 := &hist[int(offs[k+2])+int(rb[k+2])]
+				s3 := &hist[int(offs[k+3])+int(rb[k+3])]
+				s0.g += g
+				s0.h += h
+				s1.g += g
+				s1.h += h
+				s2.g += g
+				s2.h += h
+				s3.g += g
+				s3.h += h
+			}
+			for ; k < nf; k++ {
+				s := &hist[int(offs[k])+int(rb[k])]
+				s.g += g
+				s.h += h
+			}
+		}
+		return
+	}
+	for i, r := range rows {
+		g, h := ogh[i].g, ogh[i].h
+		base := int(r) * nc
+		for k, f := range gr.active {
+			s := &hist[int(offs[k])+int(data[base+f])]
+			s.g += g
+			s.h += h
+		}
+	}
+}
+
+// rootPass computes every row's gradients and the root histogram in one
+// pass over fixed row chunks, for rounds that fit on all rows. Each chunk
+// fills its own partial histogram and the partials are added in chunk order,
+// so the result does not depend on the number of workers. It returns the
+// root histogram.
+func (gr *grower) rootPass(F, y []float64) []slot {
+	n := len(gr.gh)
+	nc := len(gr.parts)
+	parallelFor(nc, gr.workers, func(c int) {
+		lo, hi := c*n/nc, (c+1)*n/nc
+		gh := gr.gh[lo:hi]
+		for i := range gh {
+			gh[i].g, gh[i].h = gradHess(F[lo+i], y[lo+i])
+		}
+		gr.buildGH(gr.parts[c], gr.rows[lo:hi], gh)
+	})
+	hist := gr.getHist()
+	for k, f := range gr.active {
+		off := int(gr.offs[k])
+		ns := gr.bd.binners[f].slots()
+		dst := hist[off : off+ns]
+		copy(dst, gr.parts[0][off:off+ns])
+		for _, p := range gr.parts[1:] {
+			for b, s := range p[off : off+ns] {
+				dst[b].g += s.g
+				dst[b].h += s.h
+			}
+		}
+		for b, c := range gr.rootCounts[off : off+ns] {
+			dst[b].n = c
+		}
+	}
+	return hist
 }
 
 func (gr *grower) contiguous(lo, hi int) bool {
@@ -245,18 +367,19 @@ func (gr *grower) canSplit(l *leaf) bool {
 
 // grow fits one tree on the rows in gr.rows[:n] and returns it with leaf
 // values already multiplied by the learning rate.
-func (gr *grower) grow(n int) tree {
+func (gr *grower) grow(n int, rootHist []slot) tree {
 	o := gr.o
 	var t tree
 	root := &leaf{start: 0, end: n}
-	for _, r := range gr.rows[:n] {
-		root.sum.g += gr.g[r]
-		root.sum.h += gr.h[r]
-	}
-	root.sum.n = n
 	t.Nodes = append(t.Nodes, node{Feature: -1, Count: n})
-	root.hist = gr.getHist()
-	gr.expand(root, nil)
+	if rootHist != nil {
+		root.hist = rootHist
+		gr.rootSum(root)
+		gr.expand(root, nil, true)
+	} else {
+		root.hist = gr.getHist()
+		gr.expand(root, nil, false)
+	}
 	leaves := []*leaf{root}
 
 	maxLeaves := o.MaxLeaves
@@ -292,9 +415,14 @@ func (gr *grower) grow(n int) tree {
 		if R.sum.n < L.sum.n {
 			small, large = R, L
 		}
-		small.hist = gr.getHist()
 		large.hist, p.hist = p.hist, nil
-		gr.expand(small, large)
+		if len(leaves)+1 < maxLeaves {
+			small.hist = gr.getHist()
+			gr.expand(small, large, false)
+		} else {
+			// The tree is full: these leaves are never split.
+			small.best, large.best = split{feature: -1}, split{feature: -1}
+		}
 		leaves[bi] = L
 		leaves = slices.Insert(leaves, bi+1, R)
 	}
@@ -315,16 +443,40 @@ func (gr *grower) grow(n int) tree {
 // parallelRows is the smallest leaf whose histogram is built on several
 // goroutines; below it waking a second thread costs more than it saves.
 // It depends on rows only, so the model does not depend on the workers.
-var parallelRows = 8192
+var parallelRows = 4096
 
 // expand builds small's histogram from its rows and, when large is not nil,
 // large's by subtracting small's from the parent histogram large holds; then
 // it finds both leaves' best splits.
-func (gr *grower) expand(small, large *leaf) {
+func (gr *grower) expand(small, large *leaf, built bool) {
 	rows := gr.rows[small.start:small.end]
-	ogh := gr.gather(rows)
+	var ogh []gradPair
+	if !built {
+		ogh = gr.gather(rows)
+	}
+	if small.node == 0 && !built {
+		// The root: build its histogram, then take its totals from it.
+		if gr.workers == 1 || len(rows) < parallelRows {
+			gr.buildGroup(small.hist, 0, len(gr.active), rows, ogh)
+		} else {
+			grp := gr.groups()
+			parallelFor(len(grp), gr.workers, func(gi int) {
+				gr.buildGroup(small.hist, grp[gi][0], grp[gi][1], rows, ogh)
+			})
+		}
+		gr.rootSum(small)
+		built = true
+	}
 	splitS := gr.canSplit(small)
 	splitL := large != nil && gr.canSplit(large)
+	if !splitS && !splitL {
+		// Neither leaf can split: their histograms are never needed.
+		small.best = split{feature: -1}
+		if large != nil {
+			large.best = split{feature: -1}
+		}
+		return
+	}
 	finish := func(k int) {
 		f := gr.active[k]
 		if large != nil {
@@ -343,8 +495,11 @@ func (gr *grower) expand(small, large *leaf) {
 			gr.bestB[k] = gr.bestSplit(large, f, k)
 		}
 	}
+	build := !built
 	if gr.workers == 1 || len(rows) < parallelRows {
-		gr.buildGroup(small.hist, 0, len(gr.active), rows, ogh)
+		if build {
+			gr.buildGroup(small.hist, 0, len(gr.active), rows, ogh)
+		}
 		for k := range gr.active {
 			finish(k)
 		}
@@ -352,7 +507,9 @@ func (gr *grower) expand(small, large *leaf) {
 		grp := gr.groups()
 		parallelFor(len(grp), gr.workers, func(gi int) {
 			lo, hi := grp[gi][0], grp[gi][1]
-			gr.buildGroup(small.hist, lo, hi, rows, ogh)
+			if build {
+				gr.buildGroup(small.hist, lo, hi, rows, ogh)
+			}
 			for k := lo; k < hi; k++ {
 				finish(k)
 			}
@@ -361,6 +518,17 @@ func (gr *grower) expand(small, large *leaf) {
 	small.best = gr.reduce(gr.bestA, splitS)
 	if large != nil {
 		large.best = gr.reduce(gr.bestB, splitL)
+	}
+}
+
+// rootSum sets the root's totals from its histogram: every row sits in
+// exactly one bin of any feature.
+func (gr *grower) rootSum(root *leaf) {
+	f := gr.active[0]
+	off := gr.bd.offset[f]
+	root.sum = stats{}
+	for _, s := range root.hist[off : off+gr.bd.binners[f].slots()] {
+		root.sum.add(s)
 	}
 }
 

@@ -258,7 +258,7 @@ func writeTable(md *bytes.Buffer, X *models.Matrix, y []float64, s compare.Split
 	}
 	switch s.Name {
 	case "time":
-		fmt.Fprintf(md, "## Time split (rows are date-ordered)\n\nFit on rows 1-%d, early-stopping validation on rows %d-%d, test on rows %d-%d (the last 20 %%, mid-2010 onward). ",
+		fmt.Fprintf(md, "## Time split (rows are date-ordered)\n\nFit on rows 1-%d, early-stopping validation on rows %d-%d, test on rows %d-%d (the last 20 %% of the file, i.e. the latest contacts). ",
 			len(s.Train), len(s.Train)+1, len(s.Train)+len(s.Valid), len(s.Train)+len(s.Valid)+1, X.Rows)
 	default:
 		fmt.Fprintf(md, "## Random stratified split (seed 1)\n\nSame shares as the time split (72 / 8 / 20 %%) drawn at random within each class. ")

@@ -1,0 +1,239 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/engagehq/engage/models"
+	"github.com/engagehq/engage/models/calibrate"
+	"github.com/engagehq/engage/models/gbdt"
+	"github.com/engagehq/engage/models/linear"
+	"github.com/engagehq/engage/models/registry"
+)
+
+var (
+	channels = []string{"email", "sms", "call", "push", "letter"}
+	messages = []string{"friendly", "firm", "empathetic", "discount", "plan"}
+	feats    = []models.Feature{
+		{Name: "x", Kind: models.Numeric},
+		{Name: "channel", Kind: models.Categorical, Levels: channels},
+		{Name: "local_hour", Kind: models.Numeric},
+		{Name: "message", Kind: models.Categorical, Levels: messages},
+		{Name: "slot", Kind: models.Numeric},
+	}
+)
+
+// world: channel sms and message plan are best, the hour's value comes only
+// through the action-dependent "slot" feature (peak at 18).
+func logit(x float64, c, h, g int, slot float64) float64 {
+	return -2 + 0.5*x + []float64{0, 1.2, -0.5, 0.3, -1}[c] + []float64{0, -0.4, 0.2, 0.1, 0.6}[g] + 1.5*slot
+}
+
+func slotOf(h int) float64 { return math.Exp(-0.5 * float64((h-18)*(h-18)) / 4) }
+
+func sample(n int, seed uint64) (*models.Matrix, []float64) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	X := models.NewMatrix(n, feats)
+	y := make([]float64, n)
+	for i := 0; i < n; i++ {
+		x, c, h, g := rng.NormFloat64(), rng.IntN(5), 8+rng.IntN(13), rng.IntN(5)
+		s := slotOf(h)
+		copy(X.Row(i), []float64{x, float64(c), float64(h), float64(g), s})
+		if rng.Float64() < 1/(1+math.Exp(-logit(x, c, h, g, s))) {
+			y[i] = 1
+		}
+	}
+	return X, y
+}
+
+func fitModel(t testing.TB, family string) *Model {
+	m, _ := fitArtifact(t, family)
+	return m
+}
+
+func fitArtifact(t testing.TB, family string) (*Model, *registry.Artifact) {
+	t.Helper()
+	X, y := sample(20000, 1)
+	var fam interface{ MarshalJSON() ([]byte, error) }
+	var z []float64
+	switch family {
+	case FamilyLinear:
+		m, err := linear.Fit(context.Background(), X, y, linear.DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fam = m
+		p, _ := m.PredictBatch(X)
+		for _, v := range p {
+			z = append(z, Logit(v))
+		}
+	default:
+		o := gbdt.DefaultOptions()
+		o.MaxIter, o.EarlyStoppingRounds = 135, 0
+		m, err := gbdt.Fit(context.Background(), X, y, nil, nil, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fam = m
+		z, _ = m.PredictMarginBatch(X)
+	}
+	cal, err := calibrate.FitPlatt(z, y, calibrate.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := EncodePayload(fam, cal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &registry.Artifact{Format: registry.ArtifactFormat, Family: family, Payload: payload, Features: feats,
+		DataHash: "sha256:x", Target: "engaged", Created: time.Now()}
+	m, err := FromArtifact(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, a
+}
+
+func fill(a Action, row []float64) { row[4] = slotOf(a.Hour) }
+
+func TestRegistryRoundTrip(t *testing.T) {
+	for _, fam := range []string{FamilyLinear, FamilyGBDT} {
+		m, a := fitArtifact(t, fam)
+		reg, err := Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := reg.Register(a, registry.Card{}); err != nil {
+			t.Fatal(err)
+		}
+		began := time.Now()
+		l, err := Load(reg, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if el := time.Since(began); el > 100*time.Millisecond {
+			t.Errorf("%s: load took %s", fam, el)
+		}
+		X, _ := sample(500, 2)
+		want, _ := m.PredictBatch(X)
+		got, err := l.PredictBatch(X)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			if want[i] != got[i] {
+				t.Fatalf("%s row %d: %v after load, %v before", fam, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+func TestRank(t *testing.T) {
+	for _, fam := range []string{FamilyLinear, FamilyGBDT} {
+		m := fitModel(t, fam)
+		for _, search := range []Search{Exhaustive, Coordinate} {
+			o := DefaultOptions()
+			o.Search = search
+			s, err := NewScorer(m, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := []float64{0.3, math.NaN(), math.NaN(), math.NaN(), math.NaN()}
+			r, err := s.Rank(Request{Context: ctx, Fill: fill})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Channel.Best != "sms" || r.Message.Best != "plan" || abs(r.Hour.Best-18) > 1 {
+				t.Errorf("%s/%d: preferred %s %d %s, want sms ~18 plan", fam, search, r.Channel.Best, r.Hour.Best, r.Message.Best)
+			}
+			if r.Best.Action.Channel != r.Channel.Best || !(r.Best.Value >= r.RunnerUp.Value) || r.Channel.RunnerUp == r.Channel.Best {
+				t.Errorf("%s/%d: best %+v runner-up %+v channel %+v", fam, search, r.Best, r.RunnerUp, r.Channel)
+			}
+			if search == Exhaustive && r.Evaluated != 5*13*5 {
+				t.Errorf("evaluated %d", r.Evaluated)
+			}
+			if ctx[1] == ctx[1] || ctx[4] == ctx[4] {
+				t.Error("Rank modified the context")
+			}
+			// the firewall removes sms: the best allowed is another channel.
+			r2, err := s.Rank(Request{Context: ctx, Fill: fill, Allowed: func(a Action) bool { return a.Channel != "sms" }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r2.Best.Action.Channel == "sms" || r2.Channel.Best == "sms" || r2.Channel.Best != r.Channel.RunnerUp {
+				t.Errorf("%s/%d: disallowed channel chosen or runner-up inconsistent: %+v vs %+v", fam, search, r2.Channel, r.Channel)
+			}
+			// value: make call worth ten times more.
+			r3, err := s.Rank(Request{Context: ctx, Fill: fill, Value: func(a Action, p float64) float64 {
+				if a.Channel == "call" {
+					return 10 * p
+				}
+				return p
+			}})
+			if err != nil || r3.Channel.Best != "call" {
+				t.Errorf("%s/%d: value ranking chose %s (%v)", fam, search, r3.Channel.Best, err)
+			}
+			if _, err := s.Rank(Request{Context: ctx, Allowed: func(Action) bool { return false }}); !errors.Is(err, ErrNoCandidate) {
+				t.Errorf("nothing allowed: %v", err)
+			}
+			if _, err := s.Rank(Request{Context: ctx[:2]}); err == nil {
+				t.Error("short context accepted")
+			}
+		}
+	}
+}
+
+func TestNewScorerErrors(t *testing.T) {
+	m := fitModel(t, FamilyLinear)
+	if _, err := NewScorer(nil, DefaultOptions()); err == nil {
+		t.Error("nil model")
+	}
+	o := DefaultOptions()
+	o.Hours = []int{25}
+	if _, err := NewScorer(m, o); err == nil {
+		t.Error("hour 25 accepted")
+	}
+	o = DefaultOptions()
+	o.ChannelFeature, o.HourFeature, o.MessageFeature = "a", "b", "c"
+	if _, err := NewScorer(m, o); err == nil {
+		t.Error("model without action features accepted")
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	for _, p := range []string{`{`, `{"format":"engage.action/1","model":{"format":"nope"}}`, `{"format":"engage.action/1","model":{},"calibrator":{"kind":"x"}}`} {
+		for _, fam := range []string{FamilyGBDT, FamilyLinear, FamilyUplift} {
+			if _, err := Decoders()[fam]([]byte(p)); err == nil {
+				t.Errorf("%s accepted %s", fam, p)
+			}
+		}
+	}
+}
+
+func abs(x int) int { return max(x, -x) }
+
+func benchRank(b *testing.B, fam string, search Search) {
+	m := fitModel(b, fam)
+	o := DefaultOptions()
+	o.Search = search
+	s, err := NewScorer(m, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := Request{Context: []float64{0.3, 0, 0, 0, 0}, Fill: fill}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Rank(req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRankGBDTExhaustive(b *testing.B)   { benchRank(b, FamilyGBDT, Exhaustive) }
+func BenchmarkRankGBDTCoordinate(b *testing.B)   { benchRank(b, FamilyGBDT, Coordinate) }
+func BenchmarkRankLinearExhaustive(b *testing.B) { benchRank(b, FamilyLinear, Exhaustive) }
+func BenchmarkRankLinearCoordinate(b *testing.B) { benchRank(b, FamilyLinear, Coordinate) }

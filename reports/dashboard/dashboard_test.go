@@ -1,0 +1,158 @@
+package dashboard
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/engagehq/engage/datasets"
+	"github.com/engagehq/engage/datasets/synth"
+	"github.com/engagehq/engage/reports"
+)
+
+// world writes a small synthetic world (the demo's generator, scaled down)
+// and returns a Books over it. ENGAGE_DASHBOARD_DATA names a folder of
+// Parquet tables to use instead (e.g. the demo world).
+func world(t testing.TB) *reports.Books {
+	t.Helper()
+	dir := os.Getenv("ENGAGE_DASHBOARD_DATA")
+	if dir == "" {
+		dir = t.TempDir()
+		o := synth.DefaultOptions()
+		o.Accounts, o.Days, o.Seed = 3000, 60, 1
+		w, err := synth.New(o)
+		if err != nil {
+			t.Fatalf("synth: %v", err)
+		}
+		if err := w.WriteDir(context.Background(), dir, nil); err != nil {
+			t.Fatalf("synth: %v", err)
+		}
+	}
+	src, err := reports.NewDirSource(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro := reports.DefaultOptions()
+	ro.Resamples, ro.WeeklyResamples = 500, 200
+	// A stand-in scorer so the model-uplift page has a curve to draw: a
+	// rule (smallest balance first), not a fitted model.
+	ro.Scores = func(a *datasets.Account) (float64, bool) { return -float64(a.Balance), true }
+	ro.ModelName = "rule: smallest balance first"
+	return &reports.Books{Source: func(*http.Request) (reports.Source, error) { return src, nil }, Options: ro}
+}
+
+// server mounts the dashboard and the JSON API as serving will (without
+// auth).
+func server(t testing.TB, books *reports.Books) *httptest.Server {
+	mux := http.NewServeMux()
+	d := &Handler{Books: books}
+	mux.Handle("/dashboard", d)
+	mux.Handle("/dashboard/", d)
+	mux.Handle("/v1/reports/", &reports.Handler{Books: books})
+	s := httptest.NewServer(mux)
+	t.Cleanup(s.Close)
+	return s
+}
+
+func get(t testing.TB, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+func TestPages(t *testing.T) {
+	s := server(t, world(t))
+	paths := []string{"/dashboard", "/dashboard/"}
+	for _, p := range pages {
+		paths = append(paths, "/dashboard/"+p.name, "/dashboard/"+p.name+"?jurisdiction=NZ&product=utility&channel=push&from=2026-01-12&to=2026-01-19")
+	}
+	for _, p := range paths {
+		code, body := get(t, s.URL+p)
+		if code != http.StatusOK {
+			t.Errorf("%s: status %d", p, code)
+			continue
+		}
+		for _, bad := range []string{"http://", "https://", "<script", "NaN", "Inf"} {
+			if i := strings.Index(body, bad); i >= 0 && !strings.Contains(body[max(0, i-40):i], "xmlns=") {
+				t.Errorf("%s: page contains %q: %s", p, bad, body[max(0, i-60):min(len(body), i+60)])
+			}
+		}
+		if strings.Count(body, "<svg") == 0 && !strings.Contains(p, "?") && len(p) > len("/dashboard/") {
+			t.Errorf("%s: no chart", p)
+		}
+	}
+	if code, _ := get(t, s.URL+"/dashboard/nope"); code != http.StatusNotFound {
+		t.Errorf("unknown page: status %d", code)
+	}
+	if code, body := get(t, s.URL+"/dashboard/uplift?from=tomorrow"); code != http.StatusBadRequest || !strings.Contains(body, "from") {
+		t.Errorf("bad filter: status %d", code)
+	}
+	if code, body := get(t, s.URL+"/v1/reports/uplift?channel=pigeon"); code != http.StatusBadRequest || !strings.Contains(body, `"field":"channel"`) {
+		t.Errorf("bad channel: %d %s", code, body)
+	}
+}
+
+// TestCellsMatchJSON checks, without a browser, that every number on every
+// page equals the JSON API's value at its pointer.
+func TestCellsMatchJSON(t *testing.T) {
+	s := server(t, world(t))
+	for _, p := range pages {
+		_, html := get(t, s.URL+"/dashboard/"+p.name)
+		_, js := get(t, s.URL+"/v1/reports/"+p.name)
+		var doc any
+		if err := json.Unmarshal([]byte(js), &doc); err != nil {
+			t.Fatalf("%s: %v", p.name, err)
+		}
+		cells := scrapeCells(html)
+		if len(cells) == 0 {
+			t.Errorf("%s: no numbers on the page", p.name)
+		}
+		for _, c := range cells {
+			if err := checkCell(doc, c); err != nil {
+				t.Errorf("%s: %v", p.name, err)
+			}
+		}
+	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	os.Exit(code)
+}
+
+// artefacts returns the repo's bench/results/dashboard folder.
+func artefacts(t testing.TB) string {
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test")
+		}
+		dir = parent
+	}
+	out := filepath.Join(dir, "bench", "results", "dashboard")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
