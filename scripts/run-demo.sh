@@ -24,7 +24,7 @@ rm -rf "$demo/models"
 "$bin" models list --registry "$demo/models"
 
 step "4/5 reports over the demo history"
-"$bin" report uplift --data "$demo/world" --format csv --table headline
+"$bin" report uplift --data "$demo/world" --format csv --table metrics
 
 step "5/5 dashboard (Ctrl-C to stop)"
 exec "$bin" report serve --data "$demo/world" --addr "$addr"
