@@ -2,14 +2,15 @@ package features
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/engagehq/engage/datasets"
 )
 
 // Account is a referral prepared for feature read-out: the row plus what every
 // read would otherwise recompute (its zone clock, segment key, flags). Serving
-// keeps one per request; the batch driver one per account in the stream.
+// keeps one per request; the batch driver one per account in the stream. An
+// Account caches the zone offset and the priors' segment profile as it is used,
+// so it is not safe for concurrent use: give each goroutine its own.
 type Account struct {
 	Row     datasets.Account
 	clock   zoneClock
@@ -76,5 +77,3 @@ func (a *Account) Categorical(dst []string) []string {
 // CategoricalNames lists the categorical feature columns, in the order
 // Account.Categorical fills them.
 var CategoricalNames = []string{"product", "jurisdiction", "region", "age_band", "language"}
-
-func sortStrings(s []string) { slices.Sort(s) }

@@ -177,3 +177,21 @@ func TestReplayMatchesBuild(t *testing.T) {
 		}
 	}
 }
+
+// TestAggregate checks the Go side of the DuckDB comparison against a plain map
+// over the same events.
+func TestAggregate(t *testing.T) {
+	w := smallWorld(t)
+	type key struct{ acct, ch string }
+	want := map[key]bool{}
+	for _, e := range w.events {
+		want[key{e.AccountID, e.Channel}] = true
+	}
+	got, err := Aggregate(context.Background(), w.inputs().Events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != int64(len(want)) {
+		t.Fatalf("%d (account, channel) groups, want %d", got, len(want))
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -155,7 +156,7 @@ func newMemDecisions(ds []datasets.Decision) *memDecisions {
 		}
 		m.groups[d.AccountID] = append(m.groups[d.AccountID], d)
 	}
-	sortStrings(m.ids)
+	slices.Sort(m.ids)
 	return m
 }
 

@@ -352,6 +352,12 @@ func (s *State) profile(a *Account, p *Priors, full *[hoursOfWeek]float64) profi
 	return v
 }
 
+// Profile fills dst with the debtor's smoothed, shrunk local hour-of-week
+// engagement profile (168 shares summing to 1, Sunday 00:00 local first), the
+// one SlotAffinity reads: SlotAffinity(t) = 168 × dst[a.HourOfWeek(t)]. Serving
+// scoring many candidate slots computes it once.
+func (s *State) Profile(a *Account, p *Priors, dst *[168]float64) { s.profile(a, p, dst) }
+
 // SlotAffinity returns how much more than average the debtor engages in the local
 // hour of week of the send instant sendAt: 168 × profile(hour), 1 = average. It
 // depends on the action's send slot, so serving calls it per candidate slot and

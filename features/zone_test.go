@@ -148,3 +148,23 @@ func indexOf(name string) int {
 	}
 	panic("no feature " + name)
 }
+
+func TestProfileSlotAffinity(t *testing.T) {
+	s, a := heavyState(t, 500, 4)
+	p := UniformPriors()
+	var prof [168]float64
+	s.Profile(a, p, &prof)
+	sum := 0.0
+	for _, x := range prof {
+		sum += x
+	}
+	if !close9(sum, 1) {
+		t.Fatalf("profile sums to %v, want 1", sum)
+	}
+	for k := int64(0); k < 200; k++ {
+		at := t0 + k*37*60_000_000
+		if got, want := s.SlotAffinity(at, a, p), 168*prof[a.HourOfWeek(at)]; got != want {
+			t.Fatalf("slot affinity %v, want %v", got, want)
+		}
+	}
+}

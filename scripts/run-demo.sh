@@ -26,5 +26,8 @@ rm -rf "$demo/models"
 step "4/5 reports over the demo history"
 "$bin" report uplift --data "$demo/world" --format csv --table metrics
 
-step "5/5 dashboard (Ctrl-C to stop)"
-exec "$bin" report serve --data "$demo/world" --addr "$addr"
+step "5/5 serving the demo tenant on $addr with the promoted model (Ctrl-C to stop)"
+# The world is loaded through the API's own ingestion path; a fresh store each run keeps the
+# demo reproducible.
+rm -rf "$demo/store"
+exec "$bin" serve --data "$demo/store" --registry "$demo/models" --bootstrap "$demo/world" --tenant demo --addr "$addr"

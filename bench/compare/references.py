@@ -3,7 +3,8 @@
 
 Reads train.csv / valid.csv / test.csv from --dir (written by
 `go run ./bench/compare/bank`), fits scikit-learn LogisticRegression,
-XGBoost (tree_method=hist, nthread=2) and scikit-learn
+XGBoost (tree_method=hist, nthread=2; one row per --lr at our leaf cap,
+plus XGBoost's own defaults) and scikit-learn
 HistGradientBoostingClassifier on train (valid only for early stopping), and
 scores every model on test -- including any prediction files passed with
 --pred NAME=FILE (one probability per line, in test order), so that every AUC
@@ -60,7 +61,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", required=True)
     ap.add_argument("--pred", action="append", default=[], help="NAME=FILE of test probabilities")
-    ap.add_argument("--lr", type=float, default=0.05)
+    ap.add_argument("--lr", default="0.1,0.05",
+                    help="comma-separated learning rates: one matched XGBoost row each; HGB uses the first")
     ap.add_argument("--leaves", type=int, default=31)
     ap.add_argument("--patience", type=int, default=50)
     ap.add_argument("--max-iter", type=int, default=1000)
@@ -68,6 +70,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=1, help="fit each model this many times, report the fastest")
     a = ap.parse_args()
     skip = set(filter(None, a.skip.split(",")))
+    rates = [float(x) for x in a.lr.split(",") if x]
     parts, cat, num = load(a.dir)
 
     def timed(fit):
@@ -101,19 +104,20 @@ def main():
     if "xgboost" not in skip:
         # Same budget as ours: same learning rate, leaf cap, leaf-wise growth,
         # native categoricals, early stopping on the same validation rows.
-        params = dict(objective="binary:logistic", eval_metric="logloss", tree_method="hist", nthread=2,
-                      eta=a.lr, grow_policy="lossguide", max_leaves=a.leaves, max_depth=0,
-                      max_bin=255, reg_lambda=1.0, max_cat_to_onehot=4, seed=1)
         def fit_xgb():
             dtr = xgb.DMatrix(Xtr, ytr, enable_categorical=True, nthread=2)
             dva = xgb.DMatrix(Xva, yva, enable_categorical=True, nthread=2)
             return xgb.train(params, dtr, a.max_iter, evals=[(dva, "valid")],
                              early_stopping_rounds=a.patience, verbose_eval=False)
-        bst, secs = timed(fit_xgb)
         dte = xgb.DMatrix(Xte, enable_categorical=True, nthread=2)
-        prob = bst.predict(dte, iteration_range=(0, bst.best_iteration + 1))
-        score(f"XGBoost {xgb.__version__} hist, nthread=2, eta={a.lr}, {a.leaves} leaves", yte, prob, secs,
-              trees=bst.best_iteration + 1)
+        for lr in rates:
+            params = dict(objective="binary:logistic", eval_metric="logloss", tree_method="hist", nthread=2,
+                          eta=lr, grow_policy="lossguide", max_leaves=a.leaves, max_depth=0,
+                          max_bin=255, reg_lambda=1.0, max_cat_to_onehot=4, seed=1)
+            bst, secs = timed(fit_xgb)
+            prob = bst.predict(dte, iteration_range=(0, bst.best_iteration + 1))
+            score(f"XGBoost {xgb.__version__} hist, nthread=2, eta={lr}, {a.leaves} leaves", yte, prob, secs,
+                  trees=bst.best_iteration + 1, rounds=bst.num_boosted_rounds())
 
         # XGBoost's own defaults (eta 0.3, depth 6), same early stopping.
         params = dict(objective="binary:logistic", eval_metric="logloss", tree_method="hist", nthread=2,
@@ -121,14 +125,14 @@ def main():
         bst, secs = timed(fit_xgb)
         prob = bst.predict(dte, iteration_range=(0, bst.best_iteration + 1))
         score(f"XGBoost {xgb.__version__} hist, nthread=2, defaults (eta 0.3, depth 6)", yte, prob, secs,
-              trees=bst.best_iteration + 1)
+              trees=bst.best_iteration + 1, rounds=bst.num_boosted_rounds())
 
     if "hgb" not in skip:
         # sklearn 1.2 HGB cannot take an external validation set: it early-stops
         # on its own random 10% of train with the same patience.
         catmask = [c in cat for c in Xtr.columns]
         enc = lambda X: X.apply(lambda s: s.cat.codes.replace(-1, np.nan) if s.name in cat else s)
-        hgb = HistGradientBoostingClassifier(learning_rate=a.lr, max_leaf_nodes=a.leaves, min_samples_leaf=20,
+        hgb = HistGradientBoostingClassifier(learning_rate=rates[0], max_leaf_nodes=a.leaves, min_samples_leaf=20,
                                              l2_regularization=1.0, max_bins=255, max_iter=a.max_iter,
                                              categorical_features=catmask, early_stopping=True,
                                              validation_fraction=0.1, n_iter_no_change=a.patience,
@@ -136,7 +140,7 @@ def main():
         Etr = enc(Xtr)
         _, secs = timed(lambda: hgb.fit(Etr, ytr))
         score(f"sklearn HistGradientBoosting {sklearn.__version__} (native cat., internal ES)", yte,
-              hgb.predict_proba(enc(Xte))[:, 1], secs, trees=int(hgb.n_iter_))
+              hgb.predict_proba(enc(Xte))[:, 1], secs, trees=int(hgb.n_iter_), rounds=int(hgb.n_iter_))
 
 
 if __name__ == "__main__":

@@ -119,36 +119,100 @@ type contact struct {
 	dec     int32
 }
 
-// hourCurve is the engagement multiplier of a local hour: 1 at the peak, falling
-// to a floor away from it.
-func hourCurve(h, peak int, width float64) float64 {
+// activity is the probability that the debtor is active (looks at the phone,
+// the inbox, answers a call) in a local hour: 0.95 at the peak, falling off
+// with the spread sigma to 0.02 (asleep, busy) away from it.
+func activity(h, peak int, sigma float64) float64 {
 	d := math.Abs(float64(h - peak))
 	d = min(d, 24-d)
-	return 0.4 + 0.6*math.Exp(-0.5*(d/width)*(d/width))
+	return 0.02 + 0.93*math.Exp(-0.5*(d/sigma)*(d/sigma))
 }
 
-// engageProb is the chance that a contact is engaged with (opened, clicked,
-// replied, answered, called back).
-func (p *prefs) engageProb(c *contact, pressure int) float64 {
+// activeAt is the activity in local hour h of a weekday or weekend day.
+func (p *prefs) activeAt(h int, weekend bool) float64 {
+	if weekend {
+		return activity(h, p.peakWeekend, p.sigma)
+	}
+	return activity(h, p.peak, p.sigma)
+}
+
+// willing is the chance that a contact seen at once is engaged with (opened,
+// clicked, replied, answered, called back): affinity to the channel, message
+// tone, weekend mood and contact fatigue.
+func (p *prefs) willing(c *contact, pressure int) float64 {
 	ch := c.ch
 	boost := 1.0
 	if ch == chAgent {
 		ch, boost = chCall, 1.2
 	}
-	peak := p.peak
 	wk := 1.0
 	if c.weekend {
-		peak, wk = p.peakWeekend, p.weekend
+		wk = p.weekend
 	}
-	fatigue := 1 / (1 + 0.1*float64(pressure))
+	fatigue := 1 / (1 + 0.08*float64(pressure))
 	msg := 0.6 + 0.4*p.response[c.msg]
-	return min(0.97, p.affinity[ch]*boost*hourCurve(c.hour, peak, p.width)*wk*msg*fatigue)
+	return min(0.97, p.affinity[ch]*boost*wk*msg*fatigue)
 }
 
-// lag draws an exponential delay with the given mean, capped below 48 hours so
-// engagement lands inside the engagement window.
-func lag(rng *rand.Rand, mean float64) int64 {
-	return int64(min(rng.ExpFloat64()*mean, 47*3600)) + 1
+// stale is how much of its pull a message loses when the debtor only sees it
+// at their next active period instead of when it arrives (it is buried under
+// newer mail, the notification is gone): email, sms, push.
+var stale = [...]float64{chEmail: 0.8, chSMS: 0.6, chPush: 0.5}
+
+// quickLag is the mean delay, in seconds, between seeing a message and
+// engaging with it.
+var quickLag = [...]float64{chEmail: 600, chSMS: 180, chPush: 120}
+
+// localDay returns the UTC instant of the local midnight of t's calendar day
+// and whether that day is a weekend. Inside the simulated period it reads the
+// zone table; outside (closed-loop play) it asks the zone.
+func (e *env) localDay(t int64) (base int64, weekend bool) {
+	zt := e.w.zones[e.p.zone]
+	if d := int((t - e.w.start) / 86400); d >= 0 {
+		for k := max(d-1, 0); k <= d+1 && k+1 < len(zt.base); k++ {
+			if zt.base[k] <= t && t < zt.base[k+1] {
+				return zt.base[k], e.w.cal[k].weekend
+			}
+		}
+	}
+	lt := time.Unix(t, 0).In(e.loc)
+	y, m, d := lt.Date()
+	base = time.Date(y, m, d, 12, 0, 0, 0, e.loc).Unix() - 12*3600
+	wd := lt.Weekday()
+	return base, wd == time.Saturday || wd == time.Sunday
+}
+
+// nextActive walks the local hours after t and returns an instant in the first
+// one in which the debtor is active, or ok false when they are not within 47
+// hours (the message is never seen in time).
+func (e *env) nextActive(t int64, rng *rand.Rand) (at int64, ok bool) {
+	base, weekend := e.localDay(t)
+	h := int((t-base)/3600) + 1
+	for range 47 {
+		if h >= 24 {
+			base, weekend = e.localDay(base + 36*3600)
+			h -= 24
+		}
+		if bern(rng, e.p.activeAt(h, weekend)) {
+			return base + int64(h)*3600 + rng.Int64N(3600), true
+		}
+		h++
+	}
+	return 0, false
+}
+
+// callBack returns when a debtor who decided to answer a letter calls in: on
+// one of the 1-3 days after it was mailed, in an hour of the inbound line
+// (08:00-21:00) drawn by the debtor's activity.
+func (e *env) callBack(t int64, rng *rand.Rand) int64 {
+	base, _ := e.localDay(t)
+	base, weekend := e.localDay(base + int64(1+rng.IntN(3))*86400 + 12*3600)
+	var w [nHours]float64
+	for k := range w {
+		w[k] = e.p.activeAt(firstHour+k, weekend)
+	}
+	h := firstHour + pick(rng, w[:])
+	return base + int64(h)*3600 + rng.Int64N(3600)
 }
 
 // env gives the behaviour model the world facts it needs about an account.
@@ -173,24 +237,37 @@ func (e *env) outcome(st *state, c *contact, rng *rand.Rand, out []ev) []ev {
 	out = append(out, mk(evSent, t0))
 
 	optedOut := st.optOut&(1<<c.ch) != 0
-	engaged := !optedOut && bern(rng, p.engageProb(c, pressure))
+	// Engagement happens when the debtor is active: at the send instant if they
+	// are active then, else at their next active period (calls only at once,
+	// letters by a call-back during active hours days later).
+	willing := 0.0
+	if !optedOut {
+		willing = p.willing(c, pressure)
+	}
+	active := bern(rng, p.activeAt(c.hour, c.weekend))
 	var engagedAt int64
+	engaged := false
 	conversation := false
 	switch c.ch {
 	case chEmail, chSMS, chPush:
 		fail := [...]float64{chEmail: 0.03, chSMS: 0.02, chPush: 0.06}[c.ch]
 		if bern(rng, fail) {
 			out = append(out, mk(evBounced, t0+1+rng.Int64N(120)))
-			engaged = false
 			break
 		}
 		out = append(out, mk(evDelivered, t0+1+rng.Int64N(120)))
+		seen := t0 + 1
+		if active {
+			engaged = bern(rng, willing)
+		} else if bern(rng, willing*stale[c.ch]) {
+			seen, engaged = e.nextActive(t0, rng)
+		}
 		if !engaged {
 			break
 		}
+		engagedAt = seen + int64(rng.ExpFloat64()*quickLag[c.ch]) + 1
 		switch c.ch {
 		case chEmail:
-			engagedAt = t0 + lag(rng, 3*3600)
 			out = append(out, mk(evOpened, engagedAt))
 			if bern(rng, 0.45) {
 				out = append(out, mk(evClicked, engagedAt+5+rng.Int64N(600)))
@@ -199,23 +276,23 @@ func (e *env) outcome(st *state, c *contact, rng *rand.Rand, out []ev) []ev {
 				out = append(out, mk(evReplied, engagedAt+60+rng.Int64N(3600)))
 			}
 		case chSMS:
-			engagedAt = t0 + lag(rng, 2400)
 			if bern(rng, 0.6) {
 				out = append(out, mk(evClicked, engagedAt))
 			} else {
 				out = append(out, mk(evReplied, engagedAt))
 			}
 		case chPush:
-			engagedAt = t0 + lag(rng, 3600)
 			out = append(out, mk(evOpened, engagedAt))
 			if bern(rng, 0.5) {
 				out = append(out, mk(evClicked, engagedAt+2+rng.Int64N(300)))
 			}
 		}
 	case chCall, chAgent:
+		// A phone rings wherever the debtor is; they pick up far more often
+		// in their active hours.
 		at := t0 + 20 + rng.Int64N(40)
-		if engaged {
-			engagedAt, conversation = at, true
+		if bern(rng, willing*(0.3+0.7*p.activeAt(c.hour, c.weekend))) {
+			engaged, engagedAt, conversation = true, at, true
 			out = append(out, mk(evConversation, at))
 			break
 		}
@@ -233,9 +310,9 @@ func (e *env) outcome(st *state, c *contact, rng *rand.Rand, out []ev) []ev {
 		out = append(out, mk(typ, at))
 	case chLetter:
 		out = append(out, mk(evLetterMailed, t0+1))
-		if engaged {
+		if bern(rng, willing) {
 			// The debtor calls back once the letter has arrived.
-			engagedAt, conversation = t0+24*3600+rng.Int64N(23*3600), true
+			engaged, engagedAt, conversation = true, e.callBack(t0, rng), true
 			out = append(out, mk(evInbound, engagedAt))
 		}
 	}

@@ -45,7 +45,7 @@ func DefaultOptions() Options {
 		HoldoutShare:   0.1,
 		ReferralSpread: 0.2,
 		EpsilonChannel: 0.4,
-		EpsilonHour:    0.5,
+		EpsilonHour:    0.6,
 		EpsilonMessage: 0.3,
 		WeeklyCap:      3,
 	}

@@ -44,14 +44,14 @@ const (
 )
 
 // prefs is the hidden side of an account: what the debtor would do, which only
-// the world knows. Affinities are engagement probabilities at the local peak
-// hour, with the best message and no recent contacts.
+// the world knows. Affinities are engagement probabilities of a contact the
+// debtor sees at once (an active hour, the best message, no recent contacts).
 type prefs struct {
 	affinity    [nContact]float64
 	response    [nMessage]float64 // message response, 1 for the best message
 	peak        int               // weekday local peak hour
 	peakWeekend int
-	width       float64 // hours, spread of the active-hours curve
+	sigma       float64 // hours, spread of the active window around the peak
 	weekend     float64 // weekend engagement multiplier
 	payProp     float64 // daily probability of paying without contact
 	convert     float64 // probability of a payment outcome given engagement
@@ -62,6 +62,7 @@ type prefs struct {
 	active      int // index in activeTypes
 	zone        int // index in World.zones
 	gap         int // BAU cadence in days
+	close       bool // the runner-up channel is within a factor 0.6-0.85 of the best
 	noContact   bool
 	hardship    bool
 	holdout     bool
@@ -280,7 +281,15 @@ var (
 	balanceSigma  = []float64{0.7, 0.9, 0.8, 0.6, 0.7}
 	currencyScale = map[string]float64{"USD": 1, "CAD": 1.35, "AUD": 1.5, "NZD": 1.65, "GBP": 0.8}
 	paydays       = []int{1, 15, 15, 25, 28, 31}
+	// topAffinity is the range of the favourite channel's affinity by channel:
+	// email, sms, call, push, letter.
+	topAffinity = [nContact][2]float64{{0.7, 0.95}, {0.4, 0.65}, {0.6, 0.9}, {0.55, 0.85}, {0.3, 0.5}}
 )
+
+// CloseShare is the share of debtors whose runner-up channel is close to the
+// favourite (0.6-0.85 of its affinity): their best channel is hard to tell
+// from a short history, as in real collections.
+const CloseShare = 0.1
 
 func pick(rng *rand.Rand, weights []float64) int {
 	t := 0.0
@@ -341,38 +350,49 @@ func (w *World) genAccount(i int, id string, rng *rand.Rand, cum []float64, tota
 	p.zone = zoneOf[ji]
 	p.dpd = dpd
 
-	// Channel affinities: a favourite drawn by age and region, clearly ahead.
+	// Channel affinities: a favourite drawn by age and region, clearly ahead
+	// (3-7x every other channel) for most debtors; for CloseShare of them a
+	// runner-up is within a factor 0.6-0.85 (the truth is still the argmax).
+	// The level of the favourite depends on what engaging means on it: opening
+	// an email is easy, calling back after a letter is not.
 	var fw [nContact]float64
 	for c := range fw {
 		fw[c] = favByAge[age][c] * favByRegion[region][c]
 	}
 	p.best = pick(rng, fw[:])
-	top := uniform(rng, 0.45, 0.85)
+	top := uniform(rng, topAffinity[p.best][0], topAffinity[p.best][1])
 	for c := range p.affinity {
 		if c == p.best {
 			p.affinity[c] = top
 			continue
 		}
-		// Others follow the age-band prior but stay well below the favourite.
-		p.affinity[c] = top * uniform(rng, 0.05, 0.25) * (0.5 + 1.5*fw[c])
-		p.affinity[c] = min(p.affinity[c], 0.45*top)
+		// Others follow the age-band prior but stay well below the favourite
+		// (at most 0.32 x 1.1 of it).
+		p.affinity[c] = top * uniform(rng, 0.17, 0.32) * (0.8 + 0.6*fw[c])
+	}
+	if bern(rng, CloseShare) {
+		p.close = true
+		fw[p.best] = 0
+		second := pick(rng, fw[:])
+		p.affinity[second] = top * uniform(rng, 0.6, 0.85)
 	}
 
-	// Active hours in local time.
+	// Active hours in local time: a window around the peak (sigma 1-1.7 h),
+	// shifted on weekends. Peaks lie in the permitted contact window
+	// (08:00-21:00) except the night type's, at 20-21 h on weekdays.
 	p.active = pick(rng, activeByAge[age][:])
 	switch p.active {
 	case 0:
-		p.peak, p.peakWeekend = 7+rng.IntN(3), 9+rng.IntN(3)
+		p.peak, p.peakWeekend = 8+rng.IntN(3), 9+rng.IntN(3)
 	case 1:
 		p.peak, p.peakWeekend = 12+rng.IntN(2), 12+rng.IntN(3)
 	case 2:
-		p.peak, p.peakWeekend = 18+rng.IntN(3), 17+rng.IntN(4)
+		p.peak, p.peakWeekend = 17+rng.IntN(3), 16+rng.IntN(4)
 	default:
-		p.peak, p.peakWeekend = 21+rng.IntN(3), 22+rng.IntN(3)
-		p.peakWeekend %= 24
+		p.peak, p.peakWeekend = 20+rng.IntN(2), 21+rng.IntN(2)
 	}
-	p.width = uniform(rng, 1.3, 2.6)
-	p.weekend = uniform(rng, 0.6, 1.3)
+	p.sigma = uniform(rng, 1.0, 1.7)
+	p.weekend = uniform(rng, 0.7, 1.1)
 
 	// Message response: the best tone depends on the debtor's situation.
 	hardship := bern(rng, 0.06)
@@ -414,7 +434,7 @@ func (w *World) genAccount(i int, id string, rng *rand.Rand, cum []float64, tota
 	// Consents per channel; people tend to consent where they like to be reached.
 	consent := func(c int, base float64) bool {
 		if c == p.best {
-			base = 1 - (1-base)*0.25
+			base = 1 - (1-base)*0.1
 		}
 		return bern(rng, base)
 	}
@@ -452,13 +472,13 @@ func (w *World) genAccount(i int, id string, rng *rand.Rand, cum []float64, tota
 	// BAU cadence: bigger balances are worked harder.
 	switch {
 	case bern(rng, 0.15):
-		p.gap = 10
+		p.gap = 7
 	case major >= 1500:
-		p.gap = 3
+		p.gap = 2
 	case major >= 400:
-		p.gap = 4
+		p.gap = 3
 	default:
-		p.gap = 6
+		p.gap = 4
 	}
 
 	spread := int64(w.opts.ReferralSpread * float64(w.opts.Days) * 86400)

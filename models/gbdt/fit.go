@@ -183,10 +183,7 @@ func Fit(ctx context.Context, X *models.Matrix, y []float64, valid *models.Matri
 			rootHist = gr.rootPass(F, y)
 		} else {
 			parallelChunks(n, chunk, workers, func(lo, hi int) {
-				gh := gr.gh[lo:hi]
-				for i := range gh {
-					gh[i].g, gh[i].h = gradHess(F[lo+i], y[lo+i])
-				}
+				gradients(gr.gh[lo:hi], F[lo:hi], y[lo:hi])
 			})
 		}
 		t := gr.grow(rows, rootHist)
@@ -252,6 +249,7 @@ func Fit(ctx context.Context, X *models.Matrix, y []float64, valid *models.Matri
 	if valid != nil && opts.EarlyStoppingRounds > 0 && bestRound > 0 {
 		m.trees = m.trees[:bestRound]
 	}
+	m.flat = compile(m.trees, X.Cols)
 	return m, nil
 }
 
@@ -275,16 +273,6 @@ func sampleIndexRNG(n, k int, rng *rand.Rand) []int {
 	return idx
 }
 
-// gradHess is the log-loss gradient and hessian at margin f for label y.
-func gradHess(f, y float64) (float64, float64) {
-	p := 1 / (1 + expFast(-f))
-	h := p * (1 - p)
-	if h < 1e-16 {
-		h = 1e-16
-	}
-	return p - y, h
-}
-
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
 // logLoss is the mean binary log-loss of margins (log-odds) against 0/1
@@ -299,10 +287,12 @@ func logLoss(margin, y []float64) float64 {
 }
 
 func softplus(x float64) float64 {
+	// log(1+e) instead of log1p(e): for tiny e the absolute error stays
+	// below 1e-16, which is all a mean loss needs, and it is much cheaper.
 	if x > 0 {
-		return x + math.Log1p(expFast(-x))
+		return x + math.Log(1+expFast(-x))
 	}
-	return math.Log1p(expFast(x))
+	return math.Log(1 + expFast(x))
 }
 
 // auc is the area under the ROC curve of scores against 0/1 labels, with ties

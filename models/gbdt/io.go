@@ -40,7 +40,7 @@ func (m *Model) UnmarshalJSON(b []byte) error {
 	if err := j.check(); err != nil {
 		return fmt.Errorf("gbdt model: %w", err)
 	}
-	*m = Model{features: j.Features, base: j.Base, trees: j.Trees}
+	*m = Model{features: j.Features, base: j.Base, trees: j.Trees, flat: compile(j.Trees, len(j.Features))}
 	return nil
 }
 
@@ -62,15 +62,25 @@ func (j *modelJSON) check() error {
 	if !finite(j.Base) {
 		return fmt.Errorf("base margin %v is not finite", j.Base)
 	}
+	var total float64 // sum of every tree's largest |leaf|
 	for ti, t := range j.Trees {
 		if len(t.Nodes) == 0 {
 			return fmt.Errorf("tree %d: no nodes", ti)
 		}
+		mx := 0.0
 		for ni, n := range t.Nodes {
 			if err := checkNode(j.Features, t.Nodes, ni, n); err != nil {
 				return fmt.Errorf("tree %d node %d: %w", ti, ni, err)
 			}
+			if n.Feature < 0 {
+				mx = max(mx, math.Abs(n.Value))
+			}
 		}
+		total += mx
+	}
+	if !finite(total) {
+		// Margins are sums in fixed point (see compile): they must fit.
+		return fmt.Errorf("leaf values too large")
 	}
 	return nil
 }

@@ -16,6 +16,8 @@ type Model struct {
 	// any tree.
 	base  float64
 	trees []tree
+	// flat is the trees' prediction layout, built by Fit and Load.
+	flat flat
 }
 
 // Features returns the columns the model expects, in order, for checking a
@@ -35,11 +37,7 @@ func (m *Model) PredictMargin(row []float64) (float64, error) {
 }
 
 func (m *Model) margin(row []float64) float64 {
-	f := m.base
-	for i := range m.trees {
-		f += m.trees[i].predict(row)
-	}
-	return f
+	return m.base + float64(m.flat.sum(row))*m.flat.unit
 }
 
 // PredictProba returns the probability of the positive class for one row.

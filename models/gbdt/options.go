@@ -77,11 +77,13 @@ type Options struct {
 }
 
 // DefaultOptions returns settings that work on tabular data of tens of
-// thousands of rows without tuning.
+// thousands of rows without tuning. The learning rate is 0.1 (LightGBM's and
+// scikit-learn's default): on the bank-marketing validation rows it reached
+// the log-loss of 0.05 in less than half the rounds (bench/results).
 func DefaultOptions() Options {
 	return Options{
 		MaxIter:             1000,
-		LearningRate:        0.05,
+		LearningRate:        0.1,
 		MaxLeaves:           31,
 		MaxDepth:            0,
 		MinSamplesLeaf:      20,

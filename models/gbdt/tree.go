@@ -313,9 +313,7 @@ func (gr *grower) rootPass(F, y []float64) []slot {
 	parallelFor(nc, gr.workers, func(c int) {
 		lo, hi := c*n/nc, (c+1)*n/nc
 		gh := gr.gh[lo:hi]
-		for i := range gh {
-			gh[i].g, gh[i].h = gradHess(F[lo+i], y[lo+i])
-		}
+		gradients(gh, F[lo:hi], y[lo:hi])
 		gr.buildGH(gr.parts[c], gr.rows[lo:hi], gh)
 	})
 	hist := gr.getHist()
@@ -443,7 +441,7 @@ func (gr *grower) grow(n int, rootHist []slot) tree {
 // parallelRows is the smallest leaf whose histogram is built on several
 // goroutines; below it waking a second thread costs more than it saves.
 // It depends on rows only, so the model does not depend on the workers.
-var parallelRows = 4096
+var parallelRows = 2048
 
 // expand builds small's histogram from its rows and, when large is not nil,
 // large's by subtracting small's from the parent histogram large holds; then
@@ -576,8 +574,7 @@ func (gr *grower) partition(l *leaf, s *split) int {
 	gr.nls = nls
 	parallelFor(k, gr.workers, func(c int) {
 		lo, hi := c*partChunk, min(len(seg), (c+1)*partChunk)
-		copy(scratch[lo:hi], seg[lo:hi])
-		nls[c] = gr.partitionChunkTo(scratch[lo:hi], &goLeft, s.feature)
+		nls[c] = gr.partitionChunkTo(seg[lo:hi], scratch[lo:hi], &goLeft, s.feature)
 	})
 	lefts := 0
 	for _, nl := range nls {
@@ -591,7 +588,12 @@ func (gr *grower) partition(l *leaf, s *split) int {
 			rpos += min(len(seg), (d+1)*partChunk) - d*partChunk - nls[d]
 		}
 		copy(seg[lpos:], scratch[lo:lo+nls[c]])
-		copy(seg[rpos:], scratch[lo+nls[c]:hi])
+		// The chunk's right rows are stored back to front.
+		rs := scratch[lo+nls[c] : hi]
+		dst := seg[rpos : rpos+len(rs)]
+		for i, r := range rs {
+			dst[len(rs)-1-i] = r
+		}
 	})
 	return l.start + lefts
 }
@@ -616,11 +618,22 @@ func (gr *grower) partitionChunk(seg, scratch []int32, goLeft *[maxValueBins + 1
 	return nl
 }
 
-// partitionChunkTo partitions buf in place stably (using a stack buffer for
-// the right rows) and returns the number of left rows.
-func (gr *grower) partitionChunkTo(buf []int32, goLeft *[maxValueBins + 1]uint8, f int) int {
-	var right [partChunk]int32
-	return gr.partitionChunk(buf, right[:len(buf)], goLeft, f)
+// partitionChunkTo writes seg's left rows to the front of out, in order, and
+// its right rows to the back of out, in reverse order, and returns the
+// number of left rows.
+func (gr *grower) partitionChunkTo(seg, out []int32, goLeft *[maxValueBins + 1]uint8, f int) int {
+	data, nc := gr.bd.data, gr.bd.ncols
+	nl, back := 0, len(out)-1
+	out = out[:len(seg)]
+	for _, r := range seg {
+		left := int(goLeft[data[int(r)*nc+f]])
+		// Branch-free: both positions lie in the still unwritten middle.
+		out[nl] = r
+		out[back] = r
+		nl += left
+		back -= 1 - left
+	}
+	return nl
 }
 
 // finish converts bin-space splits to raw thresholds and level sets.

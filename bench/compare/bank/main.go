@@ -12,6 +12,12 @@
 // HistGradientBoostingClassifier on the same files. Every AUC is computed by
 // the same sklearn code. The markdown table goes to stdout and to -out.
 //
+// Our GBDT is fitted at its defaults and at every extra learning rate of -lr
+// (default 0.05); XGBoost is fitted at each of these learning rates with our
+// leaf cap and early-stopping patience (matched settings, leaf-wise growth),
+// and at its own defaults. Fit times are the fastest of -repeat runs, taken in
+// the same run of this command for every model, with the load average noted.
+//
 //	go run ./bench/compare/bank
 //
 // Needs cgo for the golearn row (-golearn=false skips it).
@@ -31,6 +37,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -51,6 +58,7 @@ type row struct {
 	LogLoss    float64  `json:"logloss"`
 	FitSeconds *float64 `json:"fit_seconds"`
 	Trees      int      `json:"trees"`
+	Rounds     int      `json:"rounds"`
 	Note       string   `json:"note"`
 }
 
@@ -72,7 +80,21 @@ func run(ctx context.Context) error {
 	withGolearn := flag.Bool("golearn", true, "include golearn's random forest (cgo)")
 	keep := flag.String("keep", "", "write the split CSVs and predictions here instead of a temp dir")
 	repeat := flag.Int("repeat", 3, "fit every model this many times and report the fastest (the machine may be shared)")
+	lrFlag := flag.String("lr", "0.05", "comma-separated extra learning rates to fit ours and XGBoost at (besides our default)")
 	flag.Parse()
+	rates := []float64{gbdt.DefaultOptions().LearningRate}
+	for _, f := range strings.Split(*lrFlag, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		lr, err := strconv.ParseFloat(f, 64)
+		if err != nil || !(lr > 0) {
+			return fmt.Errorf("-lr %q: want positive numbers", *lrFlag)
+		}
+		if lr != rates[0] {
+			rates = append(rates, lr)
+		}
+	}
 
 	if *data == "" {
 		shared, err := compare.SharedDir(wd)
@@ -102,11 +124,13 @@ func run(ctx context.Context) error {
 
 	splits := []compare.Split{compare.TimeSplit(X.Rows, 0.08, 0.2), compare.StratifiedSplit(y, 0.08, 0.2, 1)}
 	for _, s := range splits {
-		rows, err := runSplit(ctx, X, y, s, filepath.Join(dir, s.Name), *python, *script, *withGolearn, max(1, *repeat))
+		load0 := loadAvg()
+		rows, err := runSplit(ctx, X, y, s, filepath.Join(dir, s.Name), *python, *script, *withGolearn, max(1, *repeat), rates)
 		if err != nil {
 			return fmt.Errorf("%s split: %w", s.Name, err)
 		}
 		writeTable(&md, X, y, s, rows)
+		fmt.Fprintf(&md, "Load average (1 min) before / after this split: %s / %s (2 cores; the machine is shared).\n\n", load0, loadAvg())
 	}
 	fmt.Fprintf(&md, "Published reference (SOURCE.md): Moro, Cortez & Rita 2014 (DSS 62:22-31), best model (NN) AUC = 0.80 on 2012-2013 data with a larger private feature set and a rolling window: a ballpark, not the same task.\n")
 
@@ -120,7 +144,7 @@ func run(ctx context.Context) error {
 	return nil
 }
 
-func runSplit(ctx context.Context, X *models.Matrix, y []float64, s compare.Split, dir, python, script string, withGolearn bool, repeat int) ([]row, error) {
+func runSplit(ctx context.Context, X *models.Matrix, y []float64, s compare.Split, dir, python, script string, withGolearn bool, repeat int, rates []float64) ([]row, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -139,41 +163,54 @@ func runSplit(ctx context.Context, X *models.Matrix, y []float64, s compare.Spli
 	var ours []row
 	var preds []string
 
-	// Our GBDT, default options, early stopping on the validation rows.
-	opts := gbdt.DefaultOptions()
-	bar := progressbar.NewOptions(opts.MaxIter, progressbar.OptionSetWriter(os.Stderr),
-		progressbar.OptionSetDescription(s.Name+" split: gbdt rounds"), progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(), progressbar.OptionSetItsString("rounds"), progressbar.OptionClearOnFinish(),
-		progressbar.OptionThrottle(200*time.Millisecond))
-	opts.Progress = func(round int, _, _ float64) { _ = bar.Set(round) }
-	var (
-		m   *gbdt.Model
-		err error
-	)
-	secs := math.Inf(1)
-	for range repeat {
-		bar.Reset()
-		start := time.Now()
-		if m, err = gbdt.Fit(ctx, Xtr, ytr, Xva, yva, opts); err != nil {
+	// Our GBDT, early stopping on the validation rows: default options, and
+	// each other learning rate that references.py matches with XGBoost.
+	for i, lr := range rates {
+		opts := gbdt.DefaultOptions()
+		name, note := "gbdt", fmt.Sprintf("**engage models/gbdt** (defaults: lr %.2g, %d leaves, native cat., ES %d on valid)", opts.LearningRate, opts.MaxLeaves, opts.EarlyStoppingRounds)
+		if i > 0 {
+			opts.LearningRate = lr
+			name = fmt.Sprintf("gbdt-lr%g", lr)
+			note = fmt.Sprintf("**engage models/gbdt** lr %g (otherwise defaults)", lr)
+		}
+		bar := progressbar.NewOptions(opts.MaxIter, progressbar.OptionSetWriter(os.Stderr),
+			progressbar.OptionSetDescription(s.Name+" split: "+name+" rounds"), progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(), progressbar.OptionSetItsString("rounds"), progressbar.OptionClearOnFinish(),
+			progressbar.OptionThrottle(200*time.Millisecond))
+		rounds := 0
+		opts.Progress = func(round int, _, _ float64) { rounds = round; _ = bar.Set(round) }
+		var (
+			m   *gbdt.Model
+			err error
+		)
+		secs := math.Inf(1)
+		for range repeat {
+			bar.Reset()
+			start := time.Now()
+			if m, err = gbdt.Fit(ctx, Xtr, ytr, Xva, yva, opts); err != nil {
+				return nil, err
+			}
+			secs = min(secs, time.Since(start).Seconds())
+		}
+		_ = bar.Finish()
+		p, err := m.PredictBatch(Xte)
+		if err != nil {
 			return nil, err
 		}
-		secs = min(secs, time.Since(start).Seconds())
+		file := filepath.Join(dir, "pred-"+name+".txt")
+		if err := writePreds(file, p); err != nil {
+			return nil, err
+		}
+		preds = append(preds, name+"="+file)
+		ours = append(ours, row{Model: name, FitSeconds: &secs, Trees: m.NumTrees(), Rounds: rounds, Note: note})
+		slog.Info("gbdt", "split", s.Name, "lr", opts.LearningRate, "trees", m.NumTrees(), "rounds", rounds, "seconds", secs)
 	}
-	_ = bar.Finish()
-	p, err := m.PredictBatch(Xte)
-	if err != nil {
-		return nil, err
-	}
-	if err := writePreds(filepath.Join(dir, "pred-gbdt.txt"), p); err != nil {
-		return nil, err
-	}
-	preds = append(preds, "gbdt="+filepath.Join(dir, "pred-gbdt.txt"))
-	ours = append(ours, row{Model: "gbdt", FitSeconds: &secs, Trees: m.NumTrees(),
-		Note: fmt.Sprintf("**engage models/gbdt** (defaults: lr %.2g, %d leaves, native cat., ES %d on valid)", opts.LearningRate, opts.MaxLeaves, opts.EarlyStoppingRounds)})
-	slog.Info("gbdt", "split", s.Name, "trees", m.NumTrees(), "seconds", secs)
 
 	// Our logistic regression (models/linear, defaults).
-	var lm *linear.Model
+	var (
+		lm  *linear.Model
+		err error
+	)
 	lsecs := math.Inf(1)
 	for range repeat {
 		start := time.Now()
@@ -182,7 +219,8 @@ func runSplit(ctx context.Context, X *models.Matrix, y []float64, s compare.Spli
 		}
 		lsecs = min(lsecs, time.Since(start).Seconds())
 	}
-	if p, err = lm.PredictBatch(Xte); err != nil {
+	p, err := lm.PredictBatch(Xte)
+	if err != nil {
 		return nil, fmt.Errorf("linear: %w", err)
 	}
 	if err := writePreds(filepath.Join(dir, "pred-linear.txt"), p); err != nil {
@@ -211,7 +249,12 @@ func runSplit(ctx context.Context, X *models.Matrix, y []float64, s compare.Spli
 	}
 
 	slog.Info("references", "split", s.Name, "python", python)
-	args := []string{script, "--dir", dir, "--repeat", fmt.Sprint(repeat)}
+	lrs := make([]string, len(rates))
+	for i, lr := range rates {
+		lrs[i] = fmt.Sprint(lr)
+	}
+	args := []string{script, "--dir", dir, "--repeat", fmt.Sprint(repeat), "--lr", strings.Join(lrs, ","),
+		"--leaves", fmt.Sprint(gbdt.DefaultOptions().MaxLeaves), "--patience", fmt.Sprint(gbdt.DefaultOptions().EarlyStoppingRounds)}
 	for _, p := range preds {
 		args = append(args, "--pred", p)
 	}
@@ -264,7 +307,7 @@ func writeTable(md *bytes.Buffer, X *models.Matrix, y []float64, s compare.Split
 		fmt.Fprintf(md, "## Random stratified split (seed 1)\n\nSame shares as the time split (72 / 8 / 20 %%) drawn at random within each class. ")
 	}
 	fmt.Fprintf(md, "Positive rate: fit %.3f, valid %.3f, test %.3f (%d / %d / %d rows).\n\n", rate(s.Train), rate(s.Valid), rate(s.Test), len(s.Train), len(s.Valid), len(s.Test))
-	fmt.Fprintf(md, "| model | test AUC | PR-AUC | log-loss | fit time (s) | trees |\n|---|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(md, "| model | test AUC | PR-AUC | log-loss | fit time (s) | trees | rounds run | ms/round |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		secs, trees := "-", "-"
 		if r.FitSeconds != nil {
@@ -277,9 +320,28 @@ func writeTable(md *bytes.Buffer, X *models.Matrix, y []float64, s compare.Split
 		if math.IsNaN(r.AUC) {
 			auc = "n/a"
 		}
-		fmt.Fprintf(md, "| %s | %s | %.4f | %.4f | %s | %s |\n", strings.ReplaceAll(r.Note, "|", "/"), auc, r.PRAUC, r.LogLoss, secs, trees)
+		rounds, per := "-", "-"
+		if r.Rounds > 0 {
+			rounds = fmt.Sprint(r.Rounds)
+			if r.FitSeconds != nil {
+				per = fmt.Sprintf("%.2f", *r.FitSeconds*1e3/float64(r.Rounds))
+			}
+		}
+		fmt.Fprintf(md, "| %s | %s | %.4f | %.4f | %s | %s | %s | %s |\n", strings.ReplaceAll(r.Note, "|", "/"), auc, r.PRAUC, r.LogLoss, secs, trees, rounds, per)
 	}
 	fmt.Fprintln(md)
+}
+
+// loadAvg is the 1-minute load average, or "?" where /proc is absent.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 func writePreds(path string, p []float64) error {

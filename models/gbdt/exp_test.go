@@ -72,3 +72,33 @@ func TestExpFast(t *testing.T) {
 		t.Error("expFast limits")
 	}
 }
+
+// gradHess is the reference for gradients: the log-loss gradient and
+// hessian at margin f for label y.
+func gradHess(f, y float64) (float64, float64) {
+	p := 1 / (1 + expFast(-f))
+	h := p * (1 - p)
+	if h < 1e-16 {
+		h = 1e-16
+	}
+	return p - y, h
+}
+
+func TestGradientsMatchGradHess(t *testing.T) {
+	n := 5000
+	F := make([]float64, n)
+	y := make([]float64, n)
+	for i := range F {
+		F[i] = math.Sin(float64(i)) * 40
+		y[i] = float64(i % 3 / 2)
+	}
+	F[0], F[1], F[2] = 800, -800, 0
+	gh := make([]gradPair, n)
+	gradients(gh, F, y)
+	for i := range gh {
+		g, h := gradHess(F[i], y[i])
+		if gh[i].g != g || gh[i].h != h {
+			t.Fatalf("row %d: gradients (%v, %v), gradHess (%v, %v)", i, gh[i].g, gh[i].h, g, h)
+		}
+	}
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/engagehq/engage/compliance"
+	"github.com/engagehq/engage/models/action"
+	"github.com/engagehq/engage/models/registry"
+	"github.com/engagehq/engage/serving"
+	"github.com/engagehq/engage/serving/engine"
+	"github.com/engagehq/engage/store"
+)
+
+func init() {
+	o := serving.DefaultOptions()
+	var dataDir, regDir, addr, tenant, boot, keyFile, logLevel string
+	var noSync, rates bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the HTTP API (referrals, events, decisions, compliance, models, reports)",
+		Long: `Serve the engage HTTP API over the store in --data, with the promoted model of
+--registry. The store's encryption key, if any, comes from ENGAGE_STORE_KEY or
+ENGAGE_STORE_KEY_FILE, never from a flag.
+
+With --bootstrap DIR (a world written by engage datasets synth) the accounts,
+events and logged decisions are loaded into --tenant through the API's own
+ingestion path (idempotent), a demo API key is created once and written to
+--key-file (mode 0600), and a ready-to-paste curl for a decision is printed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dataDir == "" {
+				return errors.New("--data is required")
+			}
+			lvl := slog.LevelInfo
+			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lvl}))
+			key, err := store.LoadKeyFromEnv()
+			if err != nil {
+				return err
+			}
+			so := store.DefaultOptions()
+			so.EncryptionKey, so.Logger, so.SyncWrites = key, log, !noSync
+			db, err := store.Open(dataDir, so)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			fw, err := compliance.Open(compliance.DefaultOptions())
+			if err != nil {
+				return err
+			}
+			var reg *registry.Registry
+			if regDir != "" {
+				if reg, err = action.Open(regDir); err != nil {
+					return err
+				}
+			}
+			o.Logger = log
+			srv, err := serving.New(db, fw, reg, o)
+			if err != nil {
+				return err
+			}
+			if rates {
+				sc, err := engine.NewRateScorer(nil)
+				if err != nil {
+					return err
+				}
+				srv.UseScorer(sc)
+			}
+			var example string
+			if boot != "" {
+				began := time.Now()
+				sum, err := srv.Bootstrap(cmd.Context(), tenant, boot, cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				el := time.Since(began)
+				fmt.Fprintf(cmd.ErrOrStderr(), "bootstrap %s: %d accounts, %d new events (%d already stored), %d logged decisions in %s (%.0f events/s)\n",
+					tenant, sum.Accounts, sum.Events, sum.Duplicates, sum.Decisions, el.Round(time.Millisecond), float64(sum.Events+sum.Duplicates)/el.Seconds())
+				tok, err := demoKey(db, tenant, keyFile, dataDir)
+				if err != nil {
+					return err
+				}
+				now := time.UnixMicro(sum.LastEvent).UTC().Add(time.Hour).Truncate(time.Hour).Format(time.RFC3339)
+				example = fmt.Sprintf("curl -s -X POST http://%s/v1/decisions -H \"Authorization: Bearer %s\" -H 'Content-Type: application/json' -d '{\"account_id\":\"%s\",\"now\":\"%s\"}'",
+					addr, tok, sum.FirstAccount, now)
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			log.Info("serving", "addr", ln.Addr().String())
+			if example != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "\nengage is serving tenant %q on http://%s (Ctrl-C to stop). Ask for a decision:\n\n%s\n\n", tenant, ln.Addr(), example)
+			}
+			return srv.Serve(cmd.Context(), ln)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dataDir, "data", "", "store directory")
+	f.StringVar(&regDir, "registry", "", "model registry directory (its promoted model is served)")
+	f.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
+	f.StringVar(&tenant, "tenant", "demo", "tenant of --bootstrap")
+	f.StringVar(&boot, "bootstrap", "", "load this synthetic world into --tenant and print a demo curl")
+	f.StringVar(&keyFile, "key-file", "", "where the demo API key is written, mode 0600 (default DATA/demo.key)")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.BoolVar(&noSync, "no-sync", false, "do not sync writes before acknowledging them (benchmarks only: acknowledged writes may be lost)")
+	f.BoolVar(&rates, "rate-scorer", false, "serve the built-in rate scorer instead of the registry's model")
+	f.Float64Var(&o.RateLimit, "rate-limit", o.RateLimit, "requests/s per API key (0: unlimited)")
+	f.IntVar(&o.RateBurst, "rate-burst", o.RateBurst, "burst of the per-key rate limit")
+	f.DurationVar(&o.DecisionBudget, "budget", o.DecisionBudget, "scoring budget of one decision before the BAU fallback")
+	f.DurationVar(&o.Engine.StaleAfter, "stale-after", o.Engine.StaleAfter, "features older than this are marked stale")
+	f.DurationVar(&o.LateTolerance, "late-tolerance", o.LateTolerance, "how late an event may arrive (older ones are refused)")
+	f.Float64Var(&o.Engine.HoldoutShare, "holdout", o.Engine.HoldoutShare, "share of accounts on the business-as-usual holdout")
+	f.Float64Var(&o.Engine.Epsilon, "epsilon", o.Engine.Epsilon, "share of decisions that explore")
+	f.Uint64Var(&o.Engine.Seed, "seed", o.Engine.Seed, "seed of the exploration draws")
+	root.AddCommand(cmd)
+}
+
+// demoKey returns the demo key's token: read from the key file when it exists,
+// else created with every scope (it is the demo operator's key) and written
+// there with mode 0600.
+func demoKey(db *store.DB, tenant, path, dataDir string) (string, error) {
+	if path == "" {
+		path = filepath.Join(dataDir, "demo.key")
+	}
+	if b, err := os.ReadFile(path); err == nil {
+		tok := strings.TrimSpace(string(b))
+		if k, err := db.Authenticate(tok); err == nil && k.Tenant == tenant {
+			return tok, nil
+		}
+	}
+	tok, _, err := db.CreateKey(tenant, store.Scopes)
+	if err != nil {
+		return "", err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(tok+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", err
+	}
+	return tok, nil
+}

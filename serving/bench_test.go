@@ -1,0 +1,139 @@
+package serving
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/engagehq/engage/compliance"
+	"github.com/engagehq/engage/datasets"
+	"github.com/engagehq/engage/models/action"
+	"github.com/engagehq/engage/store"
+)
+
+// benchServer is a server over an on-disk store (synced writes unless nosync)
+// with a registered model and n accounts with history.
+func benchServer(b *testing.B, n int, sync bool) (*Server, []string) {
+	dir := b.TempDir()
+	so := store.DefaultOptions()
+	so.SyncWrites = sync
+	db, err := store.Open(dir+"/store", so)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	fw, err := compliance.Open(compliance.DefaultOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	reg, err := action.Open(dir + "/registry")
+	if err != nil {
+		b.Fatal(err)
+	}
+	registerModel(b, reg, 1)
+	if err := reg.Promote("v0001"); err != nil {
+		b.Fatal(err)
+	}
+	o := DefaultOptions()
+	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	o.Now = func() time.Time { return t0 }
+	s, err := New(db, fw, reg, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	accts := world(n, "K")
+	ids := make([]string, n)
+	for lo := 0; lo < n; lo += 10000 {
+		hi := min(lo+10000, n)
+		if _, err := s.Refer("bench", accts[lo:hi]); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Ingest("bench", history(accts[lo:hi])); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := range accts {
+		ids[i] = accts[i].ID
+	}
+	return s, ids
+}
+
+// BenchmarkDecideOne is one account's decision in process: store reads
+// (account, feature state, event ledger), features, the model over every
+// candidate, the firewall, and the synced audit write.
+func BenchmarkDecideOne(b *testing.B) {
+	for _, sync := range []bool{true, false} {
+		b.Run(fmt.Sprintf("sync=%v", sync), func(b *testing.B) {
+			s, ids := benchServer(b, 1000, sync)
+			ctx := context.Background()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, err := s.Decide(ctx, "bench", ids[i%len(ids):i%len(ids)+1], t0); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkDecideNoAudit is the decision without the audit write: store
+// reads, features, model, firewall, JSON encoding.
+func BenchmarkDecideNoAudit(b *testing.B) {
+	s, ids := benchServer(b, 1000, false)
+	ctx := context.Background()
+	m := s.scorer.Load()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := s.decideOne(ctx, "bench", ids[i%len(ids)], t0, m); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkDecideBatch decides 1,000 accounts per call (two workers) with one
+// synced audit commit; accounts/s is the figure of merit.
+func BenchmarkDecideBatch(b *testing.B) {
+	s, ids := benchServer(b, 1000, true)
+	ctx := context.Background()
+	b.ReportAllocs()
+	n := 0
+	start := time.Now()
+	for b.Loop() {
+		if _, err := s.Decide(ctx, "bench", ids, t0); err != nil {
+			b.Fatal(err)
+		}
+		n += len(ids)
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "accounts/s")
+}
+
+// BenchmarkIngest appends batches of 1,000 new events (validation, feature
+// and status hooks, synced commit); events/s is the figure of merit.
+func BenchmarkIngest(b *testing.B) {
+	s, ids := benchServer(b, 1000, true)
+	b.ReportAllocs()
+	n, k := 0, 0
+	base := t0.Add(time.Hour).UnixMicro()
+	start := time.Now()
+	for b.Loop() {
+		evs := make([]datasets.Event, 1000)
+		for j := range evs {
+			k++
+			evs[j] = datasets.Event{EventID: fmt.Sprint("ing", k), AccountID: ids[j%len(ids)], Type: datasets.EventDelivered,
+				At: base + int64(k)*1000, Channel: datasets.ChannelEmail, Message: datasets.MessageFirm}
+		}
+		res, err := s.Ingest("bench", evs)
+		if err != nil || res.Appended != len(evs) {
+			b.Fatal(err, res.Appended)
+		}
+		n += len(evs)
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "events/s")
+}

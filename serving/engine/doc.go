@@ -1,0 +1,48 @@
+// Package engine is the decision engine behind POST /v1/decisions: for one account
+// at one instant it turns the account, its online feature state and its contact
+// ledger into one next-best-action (channel, send slot, message), or an explicit
+// "wait until T" or "no contact", with the reasons, the compliance rules and the
+// exact propensity of the chosen action.
+//
+// # How a decision is made
+//
+//  1. Holdout: a stable FNV-1a hash of (tenant, account) puts Options.HoldoutShare
+//     of the accounts on the business-as-usual (BAU) policy, for ever, so reports
+//     can measure uplift. Holdout decisions are marked (policy "holdout").
+//
+//  2. Firewall first: for every contact channel the compliance Subject gives the
+//     earliest permitted instant within Options.Horizon. Channels with none are
+//     out, with the firewall's reasons. For each remaining channel the candidate
+//     send slots are the local hours of the next Options.SlotWindow ranked by the
+//     debtor's own hour-of-day engagement profile (a feature), best first; a slot
+//     the firewall denies is moved to the next permitted instant rather than
+//     dropped. Options.SlotsPerChannel slots are kept per channel, each crossed
+//     with every message variant. Every candidate is allowed by the firewall at
+//     its send instant; nothing denied is ever scored or returned.
+//
+//  3. Scoring: the Scorer (a trained model from the registry, or RateScorer)
+//     gives P(target | account, action) per candidate and the engine ranks by
+//     expected value, in minor units of the account's currency:
+//
+//     EV = P × remaining balance × V(target) − cost(channel) − P_complaint(channel) × ComplaintCost
+//
+//     where V is 1 for payment targets (paid_7d, paid_30d) and
+//     Options.EngagementValue (the share of engagements that turn into a full
+//     payment) for engagement targets.
+//
+//  4. Exploration: with probability Options.Epsilon the engine picks uniformly
+//     among the allowed candidates instead of the argmax; the propensity of the
+//     chosen action is exact: (1−ε)·[chosen is the argmax] + ε/|candidates|.
+//     The draw uses a PCG generator seeded by (Options.Seed, decision id), so a
+//     decision is reproducible.
+//
+//  5. Budget and fallback: a decision that cannot be scored before its context's
+//     deadline, or without a scorer (no model promoted, or it failed to load),
+//     answers with the BAU action, marked as a fallback with the reason.
+//
+// # Business as usual
+//
+// BAU is a fixed, documented schedule: the cheapest channel (by Options.Cost)
+// that the firewall allows within the horizon, at its first permitted instant,
+// with the friendly_reminder message. It is deterministic (propensity 1).
+package engine

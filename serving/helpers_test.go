@@ -1,0 +1,233 @@
+package serving
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/engagehq/engage/compliance"
+	"github.com/engagehq/engage/datasets"
+	"github.com/engagehq/engage/models"
+	"github.com/engagehq/engage/models/action"
+	"github.com/engagehq/engage/models/gbdt"
+	"github.com/engagehq/engage/models/registry"
+	"github.com/engagehq/engage/store"
+)
+
+// t0 is the test clock: decisions and events happen around it.
+var t0 = time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
+
+type env struct {
+	t      *testing.T
+	dir    string
+	db     *store.DB
+	srv    *Server
+	hs     *httptest.Server
+	reg    *registry.Registry
+	keys   map[string]string // name -> token
+	closed bool
+}
+
+// newEnv opens a store in dir (a fresh temp dir when empty), a registry with
+// two models (v0001 promoted), and keys: "a" (tenant a, all scopes), "b"
+// (tenant b, all scopes), "a-events" (tenant a, events only).
+func newEnv(t *testing.T, dir string, o Options) *env {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	db, err := store.Open(dir+"/store", store.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw, err := compliance.Open(compliance.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := action.Open(dir + "/registry")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vs, _ := reg.List(); len(vs) == 0 {
+		registerModel(t, reg, 1)
+		registerModel(t, reg, 2)
+		if err := reg.Promote("v0001"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o.Now == nil {
+		o.Now = func() time.Time { return t0 }
+	}
+	o.ReloadEvery = 0
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	srv, err := New(db, fw, reg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, dir: dir, db: db, srv: srv, reg: reg, keys: map[string]string{}}
+	e.hs = httptest.NewServer(srv.Handler())
+	for name, k := range map[string]struct {
+		tenant string
+		scopes []string
+	}{"a": {"a", store.Scopes}, "b": {"b", store.Scopes}, "a-events": {"a", []string{store.ScopeEvents}}} {
+		tok, _, err := db.CreateKey(k.tenant, k.scopes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.keys[name] = tok
+	}
+	t.Cleanup(e.close)
+	return e
+}
+
+func (e *env) close() {
+	if e.closed {
+		return
+	}
+	e.closed = true
+	e.hs.Close()
+	if err := e.db.Close(); err != nil {
+		e.t.Error(err)
+	}
+}
+
+// do sends a request with key name (or none) and decodes a JSON answer into out.
+func (e *env) do(method, path, key string, body any, out any) int {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	case string:
+		rd = bytes.NewReader([]byte(b))
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.hs.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+e.keys[key])
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := e.hs.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			e.t.Fatalf("%s %s: decode %q: %v", method, path, b, err)
+		}
+	}
+	return res.StatusCode
+}
+
+// registerModel fits a small gbdt over action and a few context columns on
+// synthetic rows where email in the evening with firm messages engages most.
+func registerModel(t testing.TB, reg *registry.Registry, seed uint64) {
+	t.Helper()
+	feats := []models.Feature{
+		{Name: "channel", Kind: models.Categorical, Levels: datasets.Channels},
+		{Name: "local_hour", Kind: models.Numeric},
+		{Name: "message", Kind: models.Categorical, Levels: datasets.Messages},
+		{Name: "email_engagement_rate", Kind: models.Numeric},
+		{Name: "send_slot_affinity", Kind: models.Numeric},
+		{Name: "jurisdiction", Kind: models.Categorical, Levels: []string{"CA-ON", "GB", "US-MA", "US-TX"}},
+	}
+	rng := rand.New(rand.NewPCG(seed, 7))
+	n := 2000
+	X := models.NewMatrix(n, feats)
+	y := make([]float64, n)
+	for i := 0; i < n; i++ {
+		r := X.Row(i)
+		r[0], r[1], r[2] = float64(rng.IntN(5)), float64(8+rng.IntN(13)), float64(rng.IntN(5))
+		r[3], r[4], r[5] = rng.Float64(), rng.Float64()*2, float64(rng.IntN(4))
+		p := 0.05
+		if r[0] == 0 {
+			p += 0.2
+		}
+		if r[1] >= 17 {
+			p += 0.1
+		}
+		if r[2] == 2 {
+			p += 0.1
+		}
+		if rng.Float64() < p {
+			y[i] = 1
+		}
+	}
+	o := gbdt.DefaultOptions()
+	o.MaxIter, o.Seed = 20+int(seed), seed
+	gm, err := gbdt.Fit(context.Background(), X, y, nil, nil, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := action.EncodePayload(gm, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &registry.Artifact{Format: registry.ArtifactFormat, Family: action.FamilyGBDT, Payload: payload, Features: feats,
+		DataHash: fmt.Sprintf("test-%d", seed), Seed: seed, Target: "engaged_48h", Created: t0}
+	if _, err := reg.Register(a, registry.Card{Title: "test model"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// world returns n accounts across jurisdictions with every consent, referred
+// 30 days before t0.
+func world(n int, prefix string) []datasets.Account {
+	js := []struct{ j, z, cur string }{{"US-TX", "America/Chicago", "USD"}, {"GB", "Europe/London", "GBP"}, {"CA-ON", "America/Toronto", "CAD"}, {"US-MA", "America/New_York", "USD"}}
+	out := make([]datasets.Account, n)
+	for i := range out {
+		j := js[i%len(js)]
+		out[i] = datasets.Account{ID: fmt.Sprintf("%s%04d", prefix, i), ReferredAt: t0.Add(-30 * 24 * time.Hour).UnixMicro(),
+			Balance: int64(10_000 + 100*i), Currency: j.cur, Product: "bnpl", DaysPastDue: 30, Jurisdiction: j.j, TimeZone: j.z,
+			AgeBand: "25-34", Language: "en", ConsentEmail: true, ConsentSMS: true, ConsentCall: true, ConsentPush: true, ConsentLetter: true}
+	}
+	return out
+}
+
+// history returns a few events per account: an email with the validation
+// notice's letter, deliveries, an open, sometimes a payment.
+func history(accts []datasets.Account) []datasets.Event {
+	var out []datasets.Event
+	for i, a := range accts {
+		base := t0.Add(-20 * 24 * time.Hour).Add(time.Duration(i) * time.Minute)
+		add := func(k int, typ, ch string, dt time.Duration, amt int64) {
+			e := datasets.Event{EventID: fmt.Sprintf("%s-e%d", a.ID, k), AccountID: a.ID, Type: typ, At: base.Add(dt).UnixMicro(), Channel: ch}
+			if ch == datasets.ChannelEmail || ch == datasets.ChannelLetter {
+				e.Message = datasets.MessageFriendly
+			}
+			if amt > 0 {
+				e.Amount, e.Currency, e.Message, e.Channel = amt, a.Currency, "", ""
+			}
+			out = append(out, e)
+		}
+		add(0, datasets.EventLetterMailed, datasets.ChannelLetter, 0, 0)
+		add(1, datasets.EventContactSent, datasets.ChannelEmail, 24*time.Hour, 0)
+		add(2, datasets.EventDelivered, datasets.ChannelEmail, 24*time.Hour+time.Minute, 0)
+		add(3, datasets.EventOpened, datasets.ChannelEmail, 26*time.Hour, 0)
+		if i%3 == 0 {
+			add(4, datasets.EventPayment, "", 3*24*time.Hour, 1000)
+		}
+	}
+	return out
+}
