@@ -51,8 +51,8 @@ func TestAgreement(t *testing.T) {
 	for i, id := range tab.Strings[idCol] {
 		byID[id] = i
 	}
-	numCols := make([]int, 0, len(numericNames)+1)
-	for _, n := range append(slices.Clone(numericNames), SlotName) {
+	numCols := make([]int, 0, len(numericNames)+numAction)
+	for _, n := range append(slices.Clone(numericNames), actionNames...) {
 		c := tab.Index(n)
 		if c < 0 {
 			t.Fatalf("X.parquet lacks column %s", n)
@@ -100,7 +100,10 @@ func TestAgreement(t *testing.T) {
 			}
 			v := st.ReadVector(d.At, acct, p)
 			send := max(d.SendAt, d.At)
-			online := append(v.Numeric, st.SlotAffinity(send, acct, p))
+			online := st.Candidates(acct, p).Values(d.Channel, send, d.Message, v.Numeric)
+			if slot := st.SlotAffinity(send, acct, p); slot != online[len(numericNames)] {
+				t.Fatalf("decision %s: SlotAffinity %v, Candidates %v", d.DecisionID, slot, online[len(numericNames)])
+			}
 			row, ok := byID[d.DecisionID]
 			if !ok {
 				t.Fatalf("decision %s missing from X.parquet", d.DecisionID)

@@ -77,16 +77,20 @@ func Columns() []datasets.Column {
 }
 
 // Schema returns the feature columns, all with role context: categoricals first
-// (CategoricalNames), then NumericNames, then SlotName.
+// (CategoricalNames), then NumericNames, then ActionNames (the
+// action-dependent context, filled for the logged action).
 func Schema() []datasets.Column {
-	cols := make([]datasets.Column, 0, len(CategoricalNames)+len(numericNames)+1)
+	cols := make([]datasets.Column, 0, len(CategoricalNames)+len(numericNames)+numAction)
 	for _, n := range CategoricalNames {
 		cols = append(cols, datasets.Column{Name: n, Role: datasets.RoleContext, Kind: datasets.KindCategorical})
 	}
 	for _, n := range numericNames {
 		cols = append(cols, datasets.Column{Name: n, Role: datasets.RoleContext, Kind: datasets.KindNumeric})
 	}
-	return append(cols, datasets.Column{Name: SlotName, Role: datasets.RoleContext, Kind: datasets.KindNumeric})
+	for _, n := range actionNames {
+		cols = append(cols, datasets.Column{Name: n, Role: datasets.RoleContext, Kind: datasets.KindNumeric})
+	}
+	return cols
 }
 
 // LoadAccounts reads accounts.parquet into prepared accounts by id.

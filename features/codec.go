@@ -10,7 +10,7 @@ import (
 // versions it lists in decodable and rejects others with ErrStateVersion, so a
 // store written by a newer (or much older) build fails loudly instead of reading
 // garbage.
-const StateVersion = 1
+const StateVersion = 2
 
 // ErrStateVersion is wrapped by UnmarshalBinary for an encoding of an unknown
 // format version.
@@ -83,6 +83,21 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 	b = u(b, s.optOuts)
 	b = u(b, s.disputes)
 	b = u(b, s.cessions)
+	// version 2: send-slot response, sparse over the hours with sends.
+	b = append(b, s.lastContactSlot[:]...)
+	var mask uint32
+	for h, n := range s.slotSent {
+		if n != 0 {
+			mask |= 1 << h
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(mask))
+	for h, n := range s.slotSent {
+		if n != 0 {
+			b = u(b, n)
+			b = u(b, s.slotResp[h])
+		}
+	}
 	return b, nil
 }
 
@@ -154,6 +169,26 @@ func (s *State) UnmarshalBinary(data []byte) error {
 	n.optOuts = d.u32()
 	n.disputes = d.u32()
 	n.cessions = d.u32()
+	for c := 0; c < numChannels; c++ {
+		n.lastContactSlot[c] = d.byte()
+		if n.lastContactSlot[c] > 24 {
+			d.fail("contact slot %d out of range", n.lastContactSlot[c])
+		}
+	}
+	mask := d.uvarint()
+	if mask >= 1<<24 {
+		d.fail("send-slot mask %#x out of range", mask)
+	}
+	for h := 0; h < 24 && d.err == nil; h++ {
+		if mask&(1<<h) == 0 {
+			continue
+		}
+		n.slotSent[h] = d.u32()
+		n.slotResp[h] = d.u32()
+		if n.slotSent[h] == 0 || n.slotResp[h] > n.slotSent[h] {
+			d.fail("send slot %d: %d responses to %d sends", h, n.slotResp[h], n.slotSent[h])
+		}
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("%d trailing bytes", len(d.b))
 	}

@@ -102,7 +102,7 @@ func TestNoLeakage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for j, n := range append(slices.Clone(numericNames), SlotName) {
+		for j, n := range append(slices.Clone(numericNames), actionNames...) {
 			if !close9(base[0].Numeric[j], got[0].Numeric[j]) {
 				t.Fatalf("trial %d: %s as of %s changed from %v to %v after editing later events",
 					trial, n, fmtTime(at), base[0].Numeric[j], got[0].Numeric[j])

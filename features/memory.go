@@ -12,7 +12,7 @@ import (
 type Row struct {
 	Decision    datasets.Decision
 	Categorical []string  // CategoricalNames order
-	Numeric     []float64 // NumericNames order, then SlotName
+	Numeric     []float64 // NumericNames order, then ActionNames (of the logged action)
 	Outcomes    []float64 // OutcomeNames order; NaN when censored
 }
 

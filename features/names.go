@@ -41,10 +41,6 @@ var numericNames = func() []string {
 // is shared: do not modify it.
 func NumericNames() []string { return numericNames }
 
-// SlotName is the column of State.SlotAffinity in the logged table: a context
-// feature that depends on the action's send slot.
-const SlotName = "send_slot_affinity"
-
 func init() {
 	if len(datasets.Channels) != numChannels || len(datasets.Messages) != numMessages {
 		panic("features: datasets vocabulary changed; update numChannels/numMessages")

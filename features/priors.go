@@ -7,8 +7,10 @@ import (
 	"github.com/engagehq/engage/datasets"
 )
 
-// PriorsVersion is the format version of the Priors JSON.
-const PriorsVersion = 1
+// PriorsVersion is the format version of the Priors JSON. Version 2 added the
+// send-slot response rates; version 1 priors still load (their slot rates
+// read as the overall response rate, flat over the day).
+const PriorsVersion = 2
 
 // Priors are the population numbers the per-debtor features shrink toward:
 // engagement rate per channel, response and payment rate per message variant,
@@ -39,10 +41,19 @@ type Priors struct {
 	// Segments holds the profile of each SegmentKey, already shrunk toward
 	// Population; a segment not listed reads Population.
 	Segments map[string][]float64 `json:"segment_profiles"`
+	// SlotResponse is the population share of contacts sent in each local
+	// hour of day (24 values, 00:00 first) that got an engagement, and
+	// ResponseRate the share over all hours.
+	SlotResponse []float64 `json:"slot_response_rate,omitempty"`
+	ResponseRate float64   `json:"response_rate,omitempty"`
+	// SlotStrength is the weight, in pseudo-contacts, of the prior a debtor's
+	// own send-slot response rate is shrunk toward.
+	SlotStrength float64 `json:"slot_strength,omitempty"`
 
 	chRate   [numChannels]float64
 	msgResp  [numMessages]float64
 	msgPay   [numMessages]float64
+	slotRate [24]float64 // SlotResponse / ResponseRate: the shape of response over the day
 	pop      *profile
 	segs     map[string]*profile
 	prepared bool
@@ -74,11 +85,26 @@ func newProfile(v []float64) (*profile, error) {
 // Prepare checks the priors and builds their lookup tables. ParsePriors and
 // PriorCounter.Priors call it; call it after building Priors by hand.
 func (p *Priors) Prepare() error {
-	if p.Version != PriorsVersion {
-		return fmt.Errorf("priors version %d: this build reads version %d", p.Version, PriorsVersion)
+	if p.Version != PriorsVersion && p.Version != 1 {
+		return fmt.Errorf("priors version %d: this build reads versions 1 and %d", p.Version, PriorsVersion)
 	}
-	if p.RateStrength < 0 || p.ProfileStrength <= 0 {
-		return fmt.Errorf("priors: rate_strength %g must be >= 0 and profile_strength %g > 0", p.RateStrength, p.ProfileStrength)
+	if p.RateStrength < 0 || p.ProfileStrength <= 0 || p.SlotStrength < 0 {
+		return fmt.Errorf("priors: rate_strength %g and slot_strength %g must be >= 0 and profile_strength %g > 0", p.RateStrength, p.SlotStrength, p.ProfileStrength)
+	}
+	switch {
+	case len(p.SlotResponse) == 0:
+		for h := range p.slotRate {
+			p.slotRate[h] = 1
+		}
+	case len(p.SlotResponse) != 24:
+		return fmt.Errorf("priors: slot_response_rate has %d values, want 24", len(p.SlotResponse))
+	default:
+		for h, r := range p.SlotResponse {
+			p.slotRate[h] = 1
+			if p.ResponseRate > 0 {
+				p.slotRate[h] = r / p.ResponseRate
+			}
+		}
 	}
 	for i, c := range datasets.Channels {
 		p.chRate[i] = p.ChannelRate[c]
@@ -130,12 +156,15 @@ type PriorOptions struct {
 	// SegmentStrength is the weight, in engagements, of the population profile a
 	// segment's profile is shrunk toward.
 	SegmentStrength float64
+	SlotStrength    float64 // see Priors.SlotStrength
 }
 
-// DefaultPriorOptions returns strengths that let about ten contacts, or twenty
-// engagements, outweigh the population.
+// DefaultPriorOptions returns strengths that let about three contacts, or four
+// engagements, outweigh the population: debtors' preferences are individual
+// (one who answers texts ignores letters), so a few observations say more
+// about them than their segment does.
 func DefaultPriorOptions() PriorOptions {
-	return PriorOptions{RateStrength: 10, ProfileStrength: 20, SegmentStrength: 200}
+	return PriorOptions{RateStrength: 3, ProfileStrength: 4, SegmentStrength: 200, SlotStrength: 3}
 }
 
 // PriorCounter accumulates population counts from final account states; the
@@ -146,6 +175,8 @@ type PriorCounter struct {
 	msgPaid          [numMessages]float64
 	all              [hoursOfWeek]float64
 	segs             map[string]*[hoursOfWeek]float64
+	slotSent         [24]float64
+	slotResp         [24]float64
 }
 
 // NewPriorCounter returns an empty counter.
@@ -163,6 +194,10 @@ func (c *PriorCounter) Add(s *State, a *Account) {
 		c.msgSent[i] += float64(s.msgSent[i])
 		c.msgResp[i] += float64(s.msgResp[i])
 		c.msgPaid[i] += float64(s.msgPaid[i])
+	}
+	for h := range c.slotSent {
+		c.slotSent[h] += float64(s.slotSent[h])
+		c.slotResp[h] += float64(s.slotResp[h])
 	}
 	if s.nEng == 0 {
 		return
@@ -189,6 +224,7 @@ func (c *PriorCounter) Priors(o PriorOptions) (*Priors, error) {
 		Version:         PriorsVersion,
 		RateStrength:    o.RateStrength,
 		ProfileStrength: o.ProfileStrength,
+		SlotStrength:    o.SlotStrength,
 		ChannelRate:     map[string]float64{},
 		MessageResponse: map[string]float64{},
 		MessagePayment:  map[string]float64{},
@@ -206,6 +242,17 @@ func (c *PriorCounter) Priors(o PriorOptions) (*Priors, error) {
 	for i, m := range datasets.Messages {
 		p.MessageResponse[m] = rate(c.msgResp[i], c.msgSent[i])
 		p.MessagePayment[m] = rate(c.msgPaid[i], c.msgSent[i])
+	}
+	var sent, resp float64
+	for h := range c.slotSent {
+		sent += c.slotSent[h]
+		resp += c.slotResp[h]
+	}
+	p.ResponseRate = rate(resp, sent)
+	p.SlotResponse = make([]float64, 24)
+	for h := range p.SlotResponse {
+		// an hour without sends reads the overall rate
+		p.SlotResponse[h] = (c.slotResp[h] + p.ResponseRate) / (c.slotSent[h] + 1)
 	}
 	sm, n := smooth(&c.all)
 	pop := make([]float64, hoursOfWeek)

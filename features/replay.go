@@ -39,7 +39,7 @@ var outcomeWindows = [numOutcomes]int64{engageWindow, shortWindow, longWindow, l
 type pendingRow struct {
 	d    *datasets.Decision
 	t0   int64
-	feat []float64 // NumericNames values then the slot affinity
+	feat []float64 // NumericNames values then the ActionNames values of the logged action
 	out  [numOutcomes]float64
 }
 
@@ -67,7 +67,7 @@ type replayer struct {
 }
 
 func newReplayer(p *Priors, end int64) *replayer {
-	return &replayer{priors: p, end: end, width: len(numericNames) + 1}
+	return &replayer{priors: p, end: end, width: len(numericNames) + numAction}
 }
 
 // begin starts an account. decs are its decisions (sorted here by At, stable).
@@ -109,7 +109,9 @@ func (r *replayer) readUntil(at int64) {
 		if send < d.At {
 			send = d.At
 		}
-		r.arena = append(r.arena, hoursOfWeek*r.prof[r.acct.clock.hourOfWeek(send)])
+		ch, _ := channelCode(d.Channel)
+		msg, _ := messageCode(d.Message)
+		r.arena = r.st.actionValues(r.acct, r.priors, &r.prof, ch, msg, send, r.arena)
 		r.rows = append(r.rows, pendingRow{d: d, t0: send, feat: r.arena[lo:len(r.arena):len(r.arena)]})
 	}
 }

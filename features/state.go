@@ -48,6 +48,11 @@ type State struct {
 	how  [hoursOfWeek]uint32 // engagements per local hour of week
 	nEng uint32              // sum of how
 
+	// send-slot response: contacts per local hour of day of the send, and those
+	// of them that got an engagement (attributed like engagedContacts).
+	slotSent, slotResp [24]uint32
+	lastContactSlot    [numChannels]uint8 // local hour of day + 1 of the latest contact per channel, 0 none
+
 	payments    uint32
 	paid        int64
 	lastPayment int64
@@ -121,6 +126,9 @@ func (s *State) apply(ev *event, a *Account) {
 			s.lastContact[ch] = at
 			s.lastContactMsg[ch] = ev.msg
 			s.contactEngaged &^= 1 << ch
+			h := a.clock.hourOfWeek(at) % 24
+			s.slotSent[h]++
+			s.lastContactSlot[ch] = uint8(h + 1)
 		}
 	}
 	if k&kDelivered != 0 && ch >= 0 {
@@ -138,6 +146,9 @@ func (s *State) apply(ev *event, a *Account) {
 				s.engagedContacts[ch]++
 				if m := s.lastContactMsg[ch]; m >= 0 {
 					s.msgResp[m]++
+				}
+				if h := s.lastContactSlot[ch]; h > 0 {
+					s.slotResp[h-1]++
 				}
 			}
 		}
@@ -311,10 +322,13 @@ type profileView struct {
 	peak int
 }
 
-// profile computes the debtor's local hour-of-week engagement profile: own counts
-// smoothed over neighbouring hours, shrunk toward the segment's profile with
-// weight ProfileStrength/(n+ProfileStrength). The full 168 values go to full when
-// it is not nil.
+// profile computes the debtor's local hour-of-week engagement profile. A
+// debtor has a handful of engagements, too few for 168 bins, so their own
+// counts are pooled by hour of day over weekdays and over weekend days (a
+// Tuesday 19:00 engagement says the same about Wednesday 19:00), spread over
+// the days of each kind, smoothed over neighbouring hours (1/4, 1/2, 1/4), and
+// shrunk toward the segment's profile with weight ProfileStrength/(n +
+// ProfileStrength). The full 168 values go to full when it is not nil.
 func (s *State) profile(a *Account, p *Priors, full *[hoursOfWeek]float64) profileView {
 	q := a.profileFor(p)
 	if s.nEng == 0 {
@@ -323,19 +337,30 @@ func (s *State) profile(a *Account, p *Priors, full *[hoursOfWeek]float64) profi
 		}
 		return q.view
 	}
+	// pooled[0] weekdays, pooled[1] weekend (Saturday, Sunday), per local hour.
+	var pooled [2][24]float64
+	for h, n := range s.how {
+		if n != 0 {
+			pooled[weekendDay(h/24)][h%24] += float64(n)
+		}
+	}
+	var own [2][24]float64
+	for k, days := range [2]float64{5, 2} {
+		for hr := 0; hr < 24; hr++ {
+			own[k][hr] = (pooled[k][(hr+23)%24] + 2*pooled[k][hr] + pooled[k][(hr+1)%24]) / (4 * days)
+		}
+	}
 	n := float64(s.nEng)
 	k := p.ProfileStrength
 	den := n + k
 	var v profileView
 	best := -1.0
-	prev := float64(s.how[hoursOfWeek-1])
-	cur := float64(s.how[0])
 	h := 0
 	for d := 0; d < 7; d++ {
+		o := &own[weekendDay(d)]
 		var day float64
 		for hr := 0; hr < 24; hr++ {
-			next := float64(s.how[(h+1)%hoursOfWeek])
-			x := ((prev+2*cur+next)/4 + k*q.p[h]) / den
+			x := (o[hr] + k*q.p[h]) / den
 			if full != nil {
 				full[h] = x
 			}
@@ -344,12 +369,19 @@ func (s *State) profile(a *Account, p *Priors, full *[hoursOfWeek]float64) profi
 			if x > best {
 				best, v.peak = x, h
 			}
-			prev, cur = cur, next
 			h++
 		}
 		v.dow[d] = day
 	}
 	return v
+}
+
+// weekendDay is 1 for Saturday and Sunday (day of week 6 and 0), else 0.
+func weekendDay(d int) int {
+	if d == 0 || d == 6 {
+		return 1
+	}
+	return 0
 }
 
 // Profile fills dst with the debtor's smoothed, shrunk local hour-of-week

@@ -2,6 +2,7 @@ package features
 
 import (
 	"math"
+	"slices"
 
 	"github.com/engagehq/engage/datasets"
 )
@@ -34,7 +35,7 @@ func newTableWriter(w *datasets.LoggedWriter) *tableWriter {
 		nCat: len(CategoricalNames),
 	}
 	tw.first = 3 + tw.nCat
-	tw.act = tw.first + len(numericNames) + 1
+	tw.act = tw.first + len(numericNames) + numAction
 	tw.outc = tw.act + 4
 	tw.t = datasets.NewTable(cols, tableRows)
 	tw.free <- datasets.NewTable(cols, tableRows)
@@ -54,13 +55,14 @@ func newTableWriter(w *datasets.LoggedWriter) *tableWriter {
 }
 
 // add appends an account's rows, column by column (one column's tail stays in
-// cache while the account's few rows are appended to it).
+// cache while the account's few rows are written to it).
 func (tw *tableWriter) add(a *Account, rows []pendingRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	tw.cats = a.Categorical(tw.cats[:0])
 	t := tw.t
+	n0, n := t.Len(), len(rows)
 	for i := range rows {
 		d := rows[i].d
 		t.Strings[0] = append(t.Strings[0], d.DecisionID)
@@ -76,23 +78,25 @@ func (tw *tableWriter) add(a *Account, rows []pendingRow) error {
 		t.Floats[tw.act+3] = append(t.Floats[tw.act+3], p)
 	}
 	for j, c := range tw.cats {
-		col := t.Strings[3+j]
-		for range rows {
-			col = append(col, c)
+		col := extend(t.Strings[3+j], n)
+		for i := range col[n0:] {
+			col[n0+i] = c
 		}
 		t.Strings[3+j] = col
 	}
 	for j := range rows[0].feat {
-		col := t.Floats[tw.first+j]
-		for i := range rows {
-			col = append(col, rows[i].feat[j])
+		col := extend(t.Floats[tw.first+j], n)
+		dst := col[n0:]
+		for i := range dst {
+			dst[i] = rows[i].feat[j]
 		}
 		t.Floats[tw.first+j] = col
 	}
 	for j := 0; j < numOutcomes; j++ {
-		col := t.Floats[tw.outc+j]
-		for i := range rows {
-			col = append(col, rows[i].out[j])
+		col := extend(t.Floats[tw.outc+j], n)
+		dst := col[n0:]
+		for i := range dst {
+			dst[i] = rows[i].out[j]
 		}
 		t.Floats[tw.outc+j] = col
 	}
@@ -100,6 +104,11 @@ func (tw *tableWriter) add(a *Account, rows []pendingRow) error {
 		return tw.flush()
 	}
 	return nil
+}
+
+// extend lengthens s by n elements (to be overwritten), growing it if needed.
+func extend[T any](s []T, n int) []T {
+	return slices.Grow(s, n)[:len(s)+n]
 }
 
 func (tw *tableWriter) flush() error {

@@ -1,78 +1,157 @@
 package serving
 
 import (
+	"hash/maphash"
 	"sync"
 
+	"github.com/engagehq/engage/compliance"
 	"github.com/engagehq/engage/features"
 )
 
-// acctCache keeps prepared accounts (the referral row with its zone clock) by
-// tenant and id, so decisions and ingestion do not decode and prepare the row
-// on every request. Referrals invalidate their ids. It is bounded by dropping
-// everything when full: simple, and a miss only costs a store read.
-type acctCache struct {
-	mu  sync.RWMutex
-	m   map[string]*features.Account
-	max int
+// lru is a bounded, sharded least-recently-used cache keyed by tenant and id.
+// Each shard has an invalidation generation: a loader takes the generation
+// (begin) before it reads the store and put stores its value only when no
+// invalidation of that shard happened since, so a value read before a write
+// can never be cached after the write's invalidation (which would serve stale
+// data until eviction).
+type lru[V any] struct {
+	seed   maphash.Seed
+	shards [lruShards]lruShard[V]
 }
 
-func (c *acctCache) init(max int) { c.m, c.max = map[string]*features.Account{}, max }
+const lruShards = 64
+
+type lruShard[V any] struct {
+	mu   sync.Mutex
+	m    map[string]*lruNode[V]
+	head lruNode[V] // sentinel of the recency list: head.next is the newest
+	gen  uint64
+	max  int
+}
+
+type lruNode[V any] struct {
+	key        string
+	val        V
+	prev, next *lruNode[V]
+}
+
+// init bounds the cache to about max entries in all.
+func (c *lru[V]) init(n int) {
+	c.seed = maphash.MakeSeed()
+	per := max(1, n/lruShards)
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.m, s.max = map[string]*lruNode[V]{}, per
+		s.head.next, s.head.prev = &s.head, &s.head
+	}
+}
 
 func cacheKey(tenant, id string) string { return tenant + "\x00" + id }
 
-// get returns a private copy (features.Account caches a priors lookup inside,
-// so one value must not be shared between goroutines).
-func (c *acctCache) get(tenant, id string) (*features.Account, bool) {
-	c.mu.RLock()
-	a, ok := c.m[cacheKey(tenant, id)]
-	c.mu.RUnlock()
+func (c *lru[V]) shard(key string) *lruShard[V] {
+	return &c.shards[maphash.String(c.seed, key)%lruShards]
+}
+
+func (c *lru[V]) get(key string) (V, bool) {
+	s := c.shard(key)
+	s.mu.Lock()
+	n, ok := s.m[key]
+	if ok && s.head.next != n {
+		n.unlink()
+		s.pushFront(n)
+	}
+	s.mu.Unlock()
 	if !ok {
-		return nil, false
+		var zero V
+		return zero, false
 	}
-	cp := *a
-	return &cp, true
+	return n.val, true
 }
 
-func (c *acctCache) put(tenant string, a *features.Account) {
-	cp := *a
-	c.mu.Lock()
-	if len(c.m) >= c.max {
-		clear(c.m)
-	}
-	c.m[cacheKey(tenant, a.Row.ID)] = &cp
-	c.mu.Unlock()
+// begin returns the shard generation to pass to put.
+func (c *lru[V]) begin(key string) uint64 {
+	s := c.shard(key)
+	s.mu.Lock()
+	g := s.gen
+	s.mu.Unlock()
+	return g
 }
 
-func (c *acctCache) drop(tenant string, ids []string) {
-	c.mu.Lock()
-	for _, id := range ids {
-		delete(c.m, cacheKey(tenant, id))
+// put caches v unless key's shard was invalidated after begin returned gen.
+func (c *lru[V]) put(key string, v V, gen uint64) {
+	s := c.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gen != gen {
+		return
 	}
-	c.mu.Unlock()
+	if n, ok := s.m[key]; ok {
+		n.val = v
+		n.unlink()
+		s.pushFront(n)
+		return
+	}
+	if len(s.m) >= s.max {
+		old := s.head.prev
+		old.unlink()
+		delete(s.m, old.key)
+	}
+	n := &lruNode[V]{key: key, val: v}
+	s.m[key] = n
+	s.pushFront(n)
+}
+
+// drop invalidates keys (and every load of their shards in flight).
+func (c *lru[V]) drop(keys ...string) {
+	for _, k := range keys {
+		s := c.shard(k)
+		s.mu.Lock()
+		s.gen++
+		if n, ok := s.m[k]; ok {
+			n.unlink()
+			delete(s.m, k)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// len counts the cached entries.
+func (c *lru[V]) len() int {
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		n += len(s.m)
+		s.mu.Unlock()
+	}
+	return n
+}
+
+func (s *lruShard[V]) pushFront(n *lruNode[V]) {
+	n.prev, n.next = &s.head, s.head.next
+	s.head.next.prev = n
+	s.head.next = n
+}
+
+func (n *lruNode[V]) unlink() {
+	n.prev.next, n.next.prev = n.next, n.prev
+	n.prev, n.next = nil, nil
+}
+
+// view is everything a decision reads about one account, prepared once and
+// shared read-only by the decisions that hit it until the account's next
+// event or referral: the prepared account, the decoded feature state, and the
+// compliance subject compiled from the account and its (bounded) ledger.
+type view struct {
+	acct  *features.Account // never used directly: callers take a copy (it caches lookups inside)
+	state *features.State   // nil: no events yet
+	sub   *compliance.Subject
+	// cutoff (UTC micros) is where the compiled ledger's full detail starts;
+	// older entries are summarised (engine.PruneLedger). A decision at now
+	// needs cutoff <= now - lookback.
+	cutoff int64
 }
 
 // noticeCache remembers the notices each recent decision told its contact to
 // carry, so that building a ledger does not read the audit of every contact.
-type noticeCache struct {
-	mu  sync.RWMutex
-	m   map[string][]string
-	max int
-}
-
-func (c *noticeCache) init(max int) { c.m, c.max = map[string][]string{}, max }
-
-func (c *noticeCache) get(tenant, id string) ([]string, bool) {
-	c.mu.RLock()
-	v, ok := c.m[cacheKey(tenant, id)]
-	c.mu.RUnlock()
-	return v, ok
-}
-
-func (c *noticeCache) put(tenant, id string, n []string) {
-	c.mu.Lock()
-	if len(c.m) >= c.max {
-		clear(c.m)
-	}
-	c.m[cacheKey(tenant, id)] = n
-	c.mu.Unlock()
-}
+type noticeCache struct{ lru[[]string] }

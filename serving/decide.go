@@ -113,6 +113,10 @@ func (s *Server) postDecisions(c echo.Context) error {
 // is stored.
 func (s *Server) Decide(ctx context.Context, tenant string, ids []string, now time.Time) ([][]byte, error) {
 	model := s.scorer.Load() // one model for the whole request, even across a swap
+	expected := s.db.ExpectDecisions()
+	var once sync.Once
+	release := func() { once.Do(expected) }
+	defer release()
 	recs := make([]store.DecisionRecord, len(ids))
 	errs := make([]error, len(ids))
 	work := func(lo, hi int) {
@@ -155,6 +159,7 @@ func (s *Server) Decide(ctx context.Context, tenant string, ids []string, now ti
 		}
 		return nil, err
 	}
+	release()
 	if err := s.db.PutDecisions(tenant, recs); err != nil {
 		return nil, fmt.Errorf("store decisions: %w", err)
 	}
@@ -166,34 +171,20 @@ func (s *Server) Decide(ctx context.Context, tenant string, ids []string, now ti
 	return out, nil
 }
 
-// decideOne reads one account's inputs, decides, and encodes the audit record.
+// decideOne reads one account's inputs (from the view cache when it can),
+// decides, and encodes the audit record.
 func (s *Server) decideOne(ctx context.Context, tenant, id string, now time.Time, model *servingModel) (store.DecisionRecord, error) {
 	if r := checkAccountID(id); r != "" {
 		return store.DecisionRecord{}, apiErr(http.StatusBadRequest, "account_id", r)
 	}
-	acct, err := s.account(tenant, id)
+	v, err := s.view(tenant, id, now)
 	if err != nil {
 		return store.DecisionRecord{}, err
 	}
-	raw, err := s.db.FeatureState(tenant, id)
-	if err != nil {
-		return store.DecisionRecord{}, err
-	}
-	var st *features.State
-	if len(raw) > 0 {
-		st = features.NewState()
-		if err := st.UnmarshalBinary(raw); err != nil {
-			return store.DecisionRecord{}, fmt.Errorf("feature state of an account: %w", err)
-		}
-	}
-	evs, err := s.db.Events(tenant, id, math.MinInt64, math.MaxInt64)
-	if err != nil {
-		return store.DecisionRecord{}, err
-	}
-	ca, ledger := engine.FromEvents(&acct.Row, evs, func(did string) []string { return s.noticesOf(tenant, did) })
+	acct := *v.acct // a private copy: Account caches lookups inside
 	in := &engine.Input{
 		Tenant: tenant, DecisionID: s.newDecisionID(tenant, id, now), Now: now,
-		Account: acct, State: st, Compliance: ca, Ledger: ledger,
+		Account: &acct, State: v.state, Subject: v.sub,
 	}
 	dctx, cancel := context.WithTimeout(ctx, s.o.DecisionBudget)
 	defer cancel()
@@ -201,12 +192,12 @@ func (s *Server) decideOne(ctx context.Context, tenant, id string, now time.Time
 	if err != nil {
 		return store.DecisionRecord{}, err
 	}
-	rec := auditRecord{Decision: d}
-	if l, ok := d.Logged(tenant); ok {
-		l.Tenant = ""
-		rec.Logged = &l
+	var l *datasets.Decision
+	if row, ok := d.Logged(tenant); ok {
+		row.Tenant = ""
+		l = &row
 	}
-	payload, err := json.Marshal(rec)
+	payload, err := encodeAudit(d, l)
 	if err != nil {
 		return store.DecisionRecord{}, fmt.Errorf("encode decision: %w", err)
 	}
@@ -214,7 +205,7 @@ func (s *Server) decideOne(ctx context.Context, tenant, id string, now time.Time
 	for i, n := range d.Compliance.Notices {
 		notices[i] = n.ID
 	}
-	s.notices.put(tenant, d.DecisionID, notices)
+	s.notices.put(cacheKey(tenant, d.DecisionID), notices, s.notices.begin(cacheKey(tenant, d.DecisionID)))
 	ch, fb := "none", "false"
 	if d.Action != nil {
 		ch = d.Action.Channel
@@ -222,8 +213,56 @@ func (s *Server) decideOne(ctx context.Context, tenant, id string, now time.Time
 	if d.Fallback != "" {
 		fb = "true"
 	}
-	s.m.decisions.WithLabelValues(d.Outcome, ch, d.Policy, fb).Inc()
+	s.m.decision(d.Outcome, ch, d.Policy, fb)
 	return store.DecisionRecord{ID: d.DecisionID, AccountID: id, At: now.UnixMicro(), Payload: payload}, nil
+}
+
+// view returns what a decision at now reads about an account: from the cache
+// when it holds the account with a ledger detailed enough for now, else read
+// from the store (and cached).
+func (s *Server) view(tenant, id string, now time.Time) (*view, error) {
+	key := cacheKey(tenant, id)
+	need := now.Add(-s.lookback).UnixMicro()
+	if v, ok := s.views.get(key); ok && v.cutoff <= need {
+		return v, nil
+	}
+	gen := s.views.begin(key)
+	acct, err := s.account(tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := s.db.FeatureState(tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	v := &view{acct: acct}
+	if len(raw) > 0 {
+		v.state = features.NewState()
+		if err := v.state.UnmarshalBinary(raw); err != nil {
+			return nil, fmt.Errorf("feature state of an account: %w", err)
+		}
+	}
+	evs, err := s.db.Events(tenant, id, math.MinInt64, math.MaxInt64)
+	if err != nil {
+		return nil, err
+	}
+	ca, ledger := engine.FromEvents(&acct.Row, evs, func(did string) []string { return s.noticesOf(tenant, did) })
+	// Keep a week of slack before the lookback, so that the cached view serves
+	// the decisions of the coming week without a rebuild.
+	cut := now.Add(-s.lookback - 7*24*time.Hour)
+	ledger = engine.PruneLedger(ledger, cut)
+	v.cutoff = cut.UnixMicro()
+	if v.sub, err = s.fw.Subject(ca, ledger); err != nil {
+		return nil, fmt.Errorf("decide %s: compliance: %w", id, err)
+	}
+	s.views.put(key, v, gen)
+	return v, nil
+}
+
+// encodeAudit encodes the audit record: the decision as answered plus its
+// logged-decisions row.
+func encodeAudit(d *engine.Decision, l *datasets.Decision) ([]byte, error) {
+	return json.Marshal(auditRecord{Decision: d, Logged: l})
 }
 
 // noticesOf returns the notices decision id told its contact to carry; ids
@@ -232,7 +271,9 @@ func (s *Server) noticesOf(tenant, id string) []string {
 	if !strings.HasPrefix(id, decisionIDPrefix) {
 		return nil
 	}
-	if n, ok := s.notices.get(tenant, id); ok {
+	key := cacheKey(tenant, id)
+	gen := s.notices.begin(key)
+	if n, ok := s.notices.get(key); ok {
 		return n
 	}
 	var n []string
@@ -250,7 +291,7 @@ func (s *Server) noticesOf(tenant, id string) []string {
 			}
 		}
 	}
-	s.notices.put(tenant, id, n)
+	s.notices.put(key, n, gen)
 	return n
 }
 

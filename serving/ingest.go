@@ -124,11 +124,12 @@ func (s *Server) Refer(tenant string, rows []datasets.Account) (ReferralsRespons
 		}
 		return ReferralsResponse{}, err
 	}
-	ids := make([]string, len(rows))
+	keys := make([]string, len(rows))
 	for i := range rows {
-		ids[i] = rows[i].ID
+		keys[i] = cacheKey(tenant, rows[i].ID)
 	}
-	s.accts.drop(tenant, ids)
+	s.accts.drop(keys...)
+	s.views.drop(keys...)
 	s.bump(tenant)
 	s.m.referrals.WithLabelValues("created").Add(float64(res.Created))
 	s.m.referrals.WithLabelValues("updated").Add(float64(res.Updated))
@@ -174,6 +175,17 @@ func (s *Server) Ingest(tenant string, rows []datasets.Event) (EventsResponse, e
 		row[rows[i].EventID] = i
 	}
 	res, err := s.db.AppendEvents(tenant, rows, s.hooks(tenant, row))
+	// Invalidate the decision views of the batch's accounts, whatever the
+	// outcome (a failed batch may have committed parts).
+	keys := make([]string, 0, len(rows))
+	seen := make(map[string]bool, len(rows))
+	for i := range rows {
+		if id := rows[i].AccountID; !seen[id] {
+			seen[id] = true
+			keys = append(keys, cacheKey(tenant, id))
+		}
+	}
+	s.views.drop(keys...)
 	if err != nil {
 		if ae := batchError("events", err); ae != nil {
 			return EventsResponse{}, ae
@@ -304,9 +316,12 @@ func nextStatus(prev string, paid, balance int64, evs []datasets.Event) string {
 // account returns the prepared account (cached); the error is an *APIError
 // 404 when the tenant has no such account.
 func (s *Server) account(tenant, id string) (*features.Account, error) {
-	if a, ok := s.accts.get(tenant, id); ok {
-		return a, nil
+	key := cacheKey(tenant, id)
+	if a, ok := s.accts.get(key); ok {
+		cp := *a
+		return &cp, nil
 	}
+	gen := s.accts.begin(key)
 	row, err := s.db.Account(tenant, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, apiErr(http.StatusNotFound, "account_id", "unknown account (refer it first)")
@@ -318,6 +333,7 @@ func (s *Server) account(tenant, id string) (*features.Account, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.accts.put(tenant, a)
+	cp := *a
+	s.accts.put(key, &cp, gen)
 	return a, nil
 }

@@ -3,6 +3,7 @@ package serving
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,8 @@ type metrics struct {
 	events    *prometheus.CounterVec
 	referrals *prometheus.CounterVec
 	model     *prometheus.GaugeVec
+
+	decCounters sync.Map // label values joined -> prometheus.Counter
 }
 
 func newMetrics(db *store.DB) *metrics {
@@ -75,4 +78,17 @@ func (m *metrics) observe(route, method string, code int, d time.Duration) {
 func (m *metrics) setModel(version string) {
 	m.model.Reset()
 	m.model.WithLabelValues(version).Set(1)
+}
+
+// decision counts one decision; the counters of each label combination are
+// kept, so the hot path does not hash label values.
+func (m *metrics) decision(outcome, channel, policy, fallback string) {
+	key := outcome + "\x00" + channel + "\x00" + policy + "\x00" + fallback
+	if c, ok := m.decCounters.Load(key); ok {
+		c.(prometheus.Counter).Inc()
+		return
+	}
+	c := m.decisions.WithLabelValues(outcome, channel, policy, fallback)
+	m.decCounters.Store(key, c)
+	c.Inc()
 }

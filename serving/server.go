@@ -18,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/engagehq/engage/compliance"
+	"github.com/engagehq/engage/features"
 	"github.com/engagehq/engage/models/registry"
 	"github.com/engagehq/engage/serving/engine"
 	"github.com/engagehq/engage/store"
@@ -49,6 +50,10 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
+	// CacheAccounts bounds the per-account caches (prepared accounts,
+	// decision views, notices of recent decisions), each an LRU of about this
+	// many entries.
+	CacheAccounts int
 	// Now is the clock of decisions without an explicit "now"; nil means
 	// time.Now.
 	Now func() time.Time
@@ -69,6 +74,7 @@ func DefaultOptions() Options {
 		Engine:          engine.DefaultOptions(),
 		ReloadEvery:     10 * time.Second,
 		ShutdownTimeout: 15 * time.Second,
+		CacheAccounts:   100_000,
 	}
 }
 
@@ -90,10 +96,12 @@ type Server struct {
 	promote  sync.Mutex // serialises model loads and swaps
 	draining atomic.Bool
 
-	keys    sync.Map // sha256(token) -> cachedKey
-	buckets sync.Map // key id -> *bucket
-	accts   acctCache
-	notices noticeCache
+	keys     sync.Map               // sha256(token) -> cachedKey
+	buckets  sync.Map               // key id -> *bucket
+	accts    lru[*features.Account] // prepared referral rows
+	views    lru[*view]             // what decisions read, per account
+	notices  noticeCache
+	lookback time.Duration // engine.Lookback of the firewall
 }
 
 // servingModel is the scorer in use and what to say about it.
@@ -132,6 +140,9 @@ func New(db *store.DB, fw *compliance.Firewall, reg *registry.Registry, o Option
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = d.ShutdownTimeout
 	}
+	if o.CacheAccounts <= 0 {
+		o.CacheAccounts = d.CacheAccounts
+	}
 	eng, err := engine.New(fw, o.Engine)
 	if err != nil {
 		return nil, err
@@ -143,8 +154,10 @@ func New(db *store.DB, fw *compliance.Firewall, reg *registry.Registry, o Option
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.accts.init(1 << 20)
-	s.notices.init(1 << 20)
+	s.accts.init(o.CacheAccounts)
+	s.views.init(o.CacheAccounts)
+	s.notices.init(o.CacheAccounts)
+	s.lookback = engine.Lookback(fw)
 	s.m = newMetrics(db)
 	s.scorer.Store(&servingModel{err: "no model is promoted in the registry"})
 	if reg == nil {

@@ -21,62 +21,71 @@ type DecisionRecord struct {
 // PutDecisions stores decision audit records, all or nothing. Records are
 // immutable: putting the same record again is a no-op, putting a different record
 // under a used id refuses the batch with a *RowError.
+//
+// Concurrent calls are group-committed: one transaction and one sync for every
+// call waiting at that moment (see group.go); each call still returns only
+// after its own records are durable, and a refused call stores nothing without
+// affecting the others.
 func (db *DB) PutDecisions(tenant string, recs []DecisionRecord) error {
 	if err := checkTenant(tenant); err != nil {
 		return err
 	}
-	vals := make([][]byte, len(recs))
+	r := &decReq{tenant: tenant, recs: recs, vals: make([][]byte, len(recs)), done: make(chan struct{})}
 	seen := make(map[string]int, len(recs))
-	var units []int
 	for i := range recs {
-		r := &recs[i]
+		rec := &recs[i]
 		bad := func(field, reason string) error {
-			return &RowError{Kind: "decision", Row: i, ID: r.ID, Field: field, Reason: reason}
+			return &RowError{Kind: "decision", Row: i, ID: rec.ID, Field: field, Reason: reason}
 		}
-		if s := checkID(r.ID); s != "" {
+		if s := checkID(rec.ID); s != "" {
 			return bad("decision_id", s)
 		}
-		if s := checkID(r.AccountID); s != "" {
+		if s := checkID(rec.AccountID); s != "" {
 			return bad("account_id", s)
 		}
-		if !json.Valid(r.Payload) {
+		// Marshal validates the payload (a json.RawMessage) while encoding it.
+		v, err := json.Marshal(rec)
+		if err != nil {
 			return bad("payload", "not valid JSON")
 		}
-		v, err := json.Marshal(r)
-		if err != nil {
-			return bad("payload", err.Error())
-		}
-		vals[i] = v
-		if j, ok := seen[r.ID]; ok {
-			if !bytes.Equal(vals[j], v) {
+		r.vals[i] = v
+		if j, ok := seen[rec.ID]; ok {
+			if !bytes.Equal(r.vals[j], v) {
 				return bad("decision_id", fmt.Sprintf("reused in this batch with different content (row %d)", j))
 			}
 			continue
 		}
-		seen[r.ID] = i
-		units = append(units, i)
+		seen[rec.ID] = i
+		r.units = append(r.units, i)
+		k := int64(len(rec.ID) + len(tenant) + 8)
+		r.count += 2
+		r.size += k + int64(len(v)) + 12 + k + int64(len(rec.AccountID)) + 20
 	}
-	plan := func(txn *badger.Txn, u int) (part, error) {
-		i := units[u]
-		r := &recs[i]
-		key := tkey(tenant, kindDecision, r.ID)
-		old, ok, err := get(txn, key)
-		if err != nil {
-			return part{}, fmt.Errorf("read decision %q: %w", r.ID, err)
-		}
-		if ok {
-			if !bytes.Equal(old, vals[i]) {
-				return part{}, &RowError{Kind: "decision", Row: i, ID: r.ID, Field: "decision_id", Reason: "already stored with different content"}
+	if len(r.units) == 0 {
+		return nil
+	}
+	var err error
+	if r.count*2 > db.bdb.MaxBatchCount()*groupBudget/10 || r.size*2 > db.bdb.MaxBatchSize()*groupBudget/10 {
+		err = db.putDecisionsDirect(r)
+	} else {
+		select {
+		case db.decCh <- r:
+			select {
+			case <-r.done:
+				err = r.err
+			case <-db.decDone: // closed before the committer saw r
+				select {
+				case <-r.done:
+					err = r.err
+				default:
+					err = errClosed
+				}
 			}
-			return part{}, nil
+		case <-db.decStop:
+			err = errClosed
 		}
-		return part{entries: []entry{
-			{key, vals[i]},
-			{logKey(tenant, kindDecisionLog, r.AccountID, r.At, r.ID), nil},
-		}}, nil
 	}
-	name := func(u int) string { return fmt.Sprintf("decision %q", recs[units[u]].ID) }
-	if _, err := db.commitUnits(tenant, len(units), plan, name); err != nil {
+	if err != nil {
 		return fmt.Errorf("put decisions: %w", err)
 	}
 	return nil

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
@@ -43,7 +45,18 @@ type DB struct {
 	// tenant's change-feed counter, and serialising them avoids retry storms on
 	// transaction conflicts. Different tenants append in parallel.
 	tenantMu sync.Map // tenant -> *sync.Mutex
+
+	// Group commit of audit records (group.go).
+	decCh      chan *decReq
+	decStop    chan struct{}
+	decDone    chan struct{}
+	closing    sync.Once
+	expect     atomic.Int64  // announced PutDecisions calls (ExpectDecisions)
+	lastCommit time.Duration // committer's last group commit (committer only)
 }
+
+// errClosed refuses writes after Close.
+var errClosed = errors.New("store is closed")
 
 // Open opens (creating when missing) the store in dir, or an in-memory store when
 // opts.InMemory is set.
@@ -89,11 +102,12 @@ func Open(dir string, opts Options) (*DB, error) {
 		}
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	db := &DB{bdb: bdb, opts: opts}
+	db := &DB{bdb: bdb, opts: opts, decCh: make(chan *decReq, 1024), decStop: make(chan struct{}), decDone: make(chan struct{})}
 	if err := db.checkVersion(); err != nil {
 		bdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
+	go db.committer()
 	return db, nil
 }
 
@@ -121,6 +135,8 @@ func (db *DB) checkVersion() error {
 // Close flushes and closes the store. Acknowledged writes are durable without it;
 // Close makes the next Open fast.
 func (db *DB) Close() error {
+	db.closing.Do(func() { close(db.decStop) })
+	<-db.decDone // audit records already queued are committed first
 	if err := db.bdb.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}

@@ -40,6 +40,8 @@ type PreferenceBucket struct {
 	ChannelHits, HourHits  int
 	MessageHits            int
 	HourReachable          int // accounts whose peak is within 1 h of a candidate hour
+	HourBestHits           int // hits of the best action's hour, letters included
+	HourBestRate           float64
 	BaseChannel, BaseHour  int // hits of the per-account empirical baseline
 	PopularChannel         int // hits of always answering the most common best channel
 	ChannelRate, HourRate  float64
@@ -64,6 +66,30 @@ type PreferenceReport struct {
 	Engagements [4]int
 	ScoreTime   time.Duration // total scorer time
 	Scored      int
+	// Breakdowns among accounts with 5+ past contacts: channel hits by the
+	// hidden best channel and by whether the hidden runner-up channel is close
+	// (at least half the best's affinity), hour hits by the hidden active type.
+	ChannelByBest   map[string]Tally
+	ChannelByMargin map[string]Tally
+	HourByActive    map[string]Tally
+}
+
+// Tally counts hits among accounts.
+type Tally struct{ Accounts, Hits int }
+
+func (t *Tally) add(hit bool) {
+	t.Accounts++
+	if hit {
+		t.Hits++
+	}
+}
+
+// Rate is Hits/Accounts (NaN without accounts).
+func (t Tally) Rate() float64 {
+	if t.Accounts == 0 {
+		return math.NaN()
+	}
+	return float64(t.Hits) / float64(t.Accounts)
 }
 
 // EvaluatePreferences replays the world's history in dir (accounts, events,
@@ -75,7 +101,7 @@ type PreferenceReport struct {
 // by their number of past contacts. The model must take the features
 // package's columns (a model trained on its X.parquet).
 func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o PreferenceOptions) (PreferenceReport, error) {
-	rep := PreferenceReport{Model: m.Version}
+	rep := PreferenceReport{Model: m.Version, ChannelByBest: map[string]Tally{}, ChannelByMargin: map[string]Tally{}, HourByActive: map[string]Tally{}}
 	if len(o.Hours) == 0 {
 		for h := 8; h <= 20; h++ {
 			o.Hours = append(o.Hours, h)
@@ -154,7 +180,11 @@ func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o Pre
 	for k, n := range num {
 		numIdx[k] = col(n)
 	}
-	slotIdx := col(features.SlotName)
+	names := make([]string, len(m.Features))
+	for j, f := range m.Features {
+		names[j] = f.Name
+	}
+	actCols := features.NewActionColumns(names)
 	contactsK := slices.Index(num, "contacts_total")
 	engK := slices.Index(num, "profile_engagements")
 	rateK := make([]int, len(datasets.ContactChannels))
@@ -193,7 +223,6 @@ func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o Pre
 	var vec features.Vector
 	bar := newBar(o.Progress, int64(len(truth)), "preferences", "accounts")
 	defer bar.Finish()
-	var slot [24]float64
 	for ti := range truth {
 		if ti%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -224,24 +253,26 @@ func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o Pre
 				row[j] = v
 			}
 		}
-		// send-slot affinity per candidate hour, on the next local weekday.
-		if slotIdx >= 0 {
-			day := nextWeekday(end, a.Row.TimeZone)
-			for _, h := range o.Hours {
-				sendAt := time.Date(day.Year(), day.Month(), day.Day(), h, 0, 0, 0, day.Location()).UnixMicro()
-				slot[h] = st.SlotAffinity(sendAt, a, priors)
-			}
-		}
+		// action-dependent features per candidate, through the features
+		// package's Candidates (the code serving uses), on the next local
+		// weekday (the hidden peak is the weekday one).
+		fill := st.Candidates(a, priors).FillLocal(actCols, nextWeekday(end, a.Row.TimeZone))
 		req := action.Request{Context: row, Fill: func(act action.Action, r []float64) {
-			if slotIdx >= 0 {
-				r[slotIdx] = slot[act.Hour]
-			}
+			fill(act.Channel, act.Hour, act.Message, r)
 		}}
-		if o.ConsentedOnly {
-			req.Allowed = func(act action.Action) bool { return a.Row.Consent(act.Channel) }
-		}
+		allowed := func(act action.Action) bool { return !o.ConsentedOnly || a.Row.Consent(act.Channel) }
+		req.Allowed = allowed
+		// The send hour matters for the channels that reach the debtor at the
+		// send instant; a letter's hour does not, so the preferred hour is
+		// read over the other channels.
+		timed := req
+		timed.Allowed = func(act action.Action) bool { return act.Channel != datasets.ChannelLetter && allowed(act) }
 		began := time.Now()
 		rk, err := sc.Rank(req)
+		var rkTimed action.Ranking
+		if err == nil {
+			rkTimed, err = sc.Rank(timed)
+		}
 		rep.ScoreTime += time.Since(began)
 		rep.Scored++
 		if errors.Is(err, action.ErrNoCandidate) {
@@ -275,7 +306,8 @@ func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o Pre
 		obs := PreferenceBucket{
 			Accounts:       1,
 			ChannelHits:    hit(rk.Channel.Best == tr.BestChannel),
-			HourHits:       hit(hourDist(rk.Hour.Best, peak) <= 1),
+			HourHits:       hit(hourDist(rkTimed.Hour.Best, peak) <= 1),
+			HourBestHits:   hit(hourDist(rk.Best.Action.Hour, peak) <= 1),
 			MessageHits:    hit(rk.Message.Best == tr.BestMessage),
 			HourReachable:  hit(reach),
 			BaseChannel:    hit(datasets.ContactChannels[bc] == tr.BestChannel),
@@ -291,6 +323,20 @@ func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o Pre
 		}
 		if n >= 5 {
 			rep.AtLeast5.add(obs)
+			tally := func(m map[string]Tally, k string, hit int) {
+				t := m[k]
+				t.add(hit == 1)
+				m[k] = t
+			}
+			tally(rep.ChannelByBest, tr.BestChannel, obs.ChannelHits)
+			aff := []float64{tr.AffinityEmail, tr.AffinitySMS, tr.AffinityCall, tr.AffinityPush, tr.AffinityLetter}
+			slices.Sort(aff)
+			margin := "clear (runner-up < 1/2 of best)"
+			if aff[len(aff)-2] >= aff[len(aff)-1]/2 {
+				margin = "close (runner-up >= 1/2 of best)"
+			}
+			tally(rep.ChannelByMargin, margin, obs.ChannelHits)
+			tally(rep.HourByActive, tr.ActiveType, obs.HourHits)
 		}
 		rep.All.add(obs)
 	}
@@ -308,6 +354,7 @@ func (b *PreferenceBucket) add(o PreferenceBucket) {
 	b.HourHits += o.HourHits
 	b.MessageHits += o.MessageHits
 	b.HourReachable += o.HourReachable
+	b.HourBestHits += o.HourBestHits
 	b.BaseChannel += o.BaseChannel
 	b.BaseHour += o.BaseHour
 	b.PopularChannel += o.PopularChannel
@@ -324,6 +371,7 @@ func (b *PreferenceBucket) rates() {
 	b.BaseChannelRate, b.BaseHourRate = r(b.BaseChannel, b.Accounts), r(b.BaseHour, b.Accounts)
 	b.PopularChannelRate = r(b.PopularChannel, b.Accounts)
 	b.HourReachableRate = r(b.HourReachable, b.Accounts)
+	b.HourBestRate = r(b.HourBestHits, b.Accounts)
 	b.HourRateAmongReachable = r(b.HourHits, b.HourReachable)
 }
 
@@ -347,8 +395,8 @@ func (r PreferenceReport) Markdown() string {
 			pct(float64(r.Engagements[0])/float64(tot)), pct(float64(r.Engagements[1])/float64(tot)),
 			pct(float64(r.Engagements[2])/float64(tot)), pct(float64(r.Engagements[3])/float64(tot)), tot)
 	}
-	s.WriteString("| past contacts | accounts | channel = hidden best | baseline: best engagement rate | baseline: most common (" + r.PopularChannel + ") | hour within ±1 h of peak | baseline: profile peak | peak reachable (8–20 ±1) | hour among reachable | message = hidden best |\n")
-	s.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	s.WriteString("| past contacts | accounts | channel = hidden best | baseline: best engagement rate | baseline: most common (" + r.PopularChannel + ") | hour within ±1 h of peak | baseline: profile peak | hour of the best action (letters too) | peak reachable (8–20 ±1) | hour among reachable | message = hidden best |\n")
+	s.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	rows := append(slices.Clone(r.Buckets), r.AtLeast5, r.All)
 	for k, b := range rows {
 		label := b.Label()
@@ -357,10 +405,31 @@ func (r PreferenceReport) Markdown() string {
 		} else if k == len(rows)-1 {
 			label = "**all**"
 		}
-		fmt.Fprintf(&s, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", label, b.Accounts,
+		fmt.Fprintf(&s, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", label, b.Accounts,
 			pct(b.ChannelRate), pct(b.BaseChannelRate), pct(b.PopularChannelRate), pct(b.HourRate), pct(b.BaseHourRate),
-			pct(b.HourReachableRate), pct(b.HourRateAmongReachable), pct(b.MessageRate))
+			pct(b.HourBestRate), pct(b.HourReachableRate), pct(b.HourRateAmongReachable), pct(b.MessageRate))
 	}
+	return s.String()
+}
+
+// Breakdown renders the 5+ contacts breakdowns as a table.
+func (r PreferenceReport) Breakdown() string {
+	var s strings.Builder
+	s.WriteString("| accounts with 5+ past contacts | accounts | hits | rate |\n|---|---:|---:|---:|\n")
+	rows := func(what string, m map[string]Tally) {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			t := m[k]
+			fmt.Fprintf(&s, "| %s %s | %d | %d | %s |\n", what, k, t.Accounts, t.Hits, pct(t.Rate()))
+		}
+	}
+	rows("channel, hidden best", r.ChannelByBest)
+	rows("channel, hidden margin", r.ChannelByMargin)
+	rows("hour, active type", r.HourByActive)
 	return s.String()
 }
 

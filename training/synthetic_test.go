@@ -92,9 +92,23 @@ func TestSyntheticPreferences(t *testing.T) {
 	}
 	o := DefaultOptions()
 	o.Target = "engaged_48h"
+	if x := os.Getenv("ENGAGE_LR"); x != "" {
+		fmt.Sscan(x, &o.GBDT.LearningRate)
+	}
+	if x := os.Getenv("ENGAGE_LEAF"); x != "" {
+		fmt.Sscan(x, &o.GBDT.MinSamplesLeaf)
+	}
+	if x := os.Getenv("ENGAGE_EXCLUDE"); x != "" {
+		o.Exclude = strings.Split(x, ",")
+	}
 	pr, rep, trainTime := syntheticRun(t, 20000, 90, o)
+	for i, im := range rep.Importance {
+		if i < 15 {
+			t.Logf("importance %s %.4f", im.Feature, im.Value)
+		}
+	}
 	md := pr.Markdown()
-	t.Logf("\n%s", md)
+	t.Logf("\n%s\n%s", md, pr.Breakdown())
 	if ece := rep.Metrics["ece"]; ece > 0.02 {
 		t.Errorf("test ECE %.4f > 0.02", ece)
 	}

@@ -61,4 +61,3 @@ func BenchmarkBankFitES(b *testing.B) {
 	b.ReportMetric(float64(rounds), "rounds")
 	b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N)/float64(rounds), "ms/round")
 }
-

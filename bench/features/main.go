@@ -42,7 +42,16 @@ func main() {
 	skipDuck := flag.Bool("skip-duckdb", false, "do not run the DuckDB comparison")
 	only := flag.String("only", "", "profile one run only: build, scan or aggregate (no table written)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the runs to this file")
+	memProfile := flag.String("memprofile", "", "write an allocation profile of the runs to this file")
 	flag.Parse()
+	if *memProfile != "" {
+		runtime.MemProfileRate = 64 << 10
+		defer func() {
+			if err := writeHeapProfile(*memProfile); err != nil {
+				fmt.Fprintln(os.Stderr, "bench/features:", err)
+			}
+		}()
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -60,6 +69,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench/features:", err)
 		os.Exit(1)
 	}
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.Lookup("allocs").WriteTo(f, 0)
 }
 
 func defaultCache() string {
@@ -251,6 +269,7 @@ func moduleRoot() (string, error) {
 
 // runOnly runs one part, for profiling.
 func runOnly(ctx context.Context, only string, in features.Inputs, tmp string) error {
+	c0 := cpuTime()
 	t0 := time.Now()
 	var err error
 	var n int64
@@ -272,6 +291,7 @@ func runOnly(ctx context.Context, only string, in features.Inputs, tmp string) e
 		return err
 	}
 	d := time.Since(t0)
-	fmt.Printf("%s: %.2f s (%d events, %.2f M events/s)\n", only, d.Seconds(), n, float64(n)/d.Seconds()/1e6)
+	la, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("%s: %.2f s wall, %.2f s CPU (%d events, %.2f M events/s); load average %s", only, d.Seconds(), (cpuTime() - c0).Seconds(), n, float64(n)/d.Seconds()/1e6, la)
 	return nil
 }

@@ -74,8 +74,18 @@ type state struct {
 	nRecent     int
 	contacts    int
 	lastEngaged int64 // Unix seconds, 0 when never
-	pauseUntil  int64 // BAU holds contact until then (promise, complaint)
-	seq         int   // id counter of the play API
+	// engagements the BAU has seen, per channel, and those drawn but dated
+	// after its latest decision (letters are answered days later).
+	seen       [nContact]int
+	chSent     [nContact]int // contacts per channel (agent counts as call)
+	seenAt     int64         // latest engagement the BAU has seen, 0 none
+	seenHour   int8          // its local hour
+	pendingAt  [16]int64
+	pendingCh  [16]int8
+	pendingH   [16]int8
+	nPending   int
+	pauseUntil int64 // BAU holds contact until then (promise, complaint)
+	seq        int   // id counter of the play API
 }
 
 func newState(a *datasets.Account) *state { return &state{remaining: a.Balance} }
@@ -100,6 +110,45 @@ func (s *state) since(t int64) int {
 		}
 	}
 	return n
+}
+
+// engaged notes an engaged contact on channel ch (agent counts as call) for
+// the BAU, which learns of it at instant at, local hour hour.
+func (s *state) engaged(at int64, ch, hour int) {
+	if ch == chAgent {
+		ch = chCall
+	}
+	if s.nPending == len(s.pendingAt) {
+		s.settle(s.pendingAt[0] + 1) // full: the oldest is surely known by now
+	}
+	s.pendingAt[s.nPending], s.pendingCh[s.nPending], s.pendingH[s.nPending] = at, int8(ch), int8(hour)
+	s.nPending++
+}
+
+// settle moves the engagements dated before t into what the BAU knows.
+func (s *state) settle(t int64) {
+	k := 0
+	for j := range s.nPending {
+		if s.pendingAt[j] < t {
+			s.seen[s.pendingCh[j]]++
+			if s.pendingAt[j] > s.seenAt {
+				s.seenAt, s.seenHour = s.pendingAt[j], s.pendingH[j]
+			}
+			continue
+		}
+		s.pendingAt[k], s.pendingCh[k], s.pendingH[k] = s.pendingAt[j], s.pendingCh[j], s.pendingH[j]
+		k++
+	}
+	s.nPending = k
+}
+
+// lastSeenHour is the local hour of the latest engagement the BAU has seen,
+// -1 when none.
+func (s *state) lastSeenHour() int {
+	if s.seenAt == 0 {
+		return -1
+	}
+	return int(s.seenHour)
 }
 
 func (s *state) record(t int64) {
@@ -149,15 +198,15 @@ func (p *prefs) willing(c *contact, pressure int) float64 {
 	if c.weekend {
 		wk = p.weekend
 	}
-	fatigue := 1 / (1 + 0.08*float64(pressure))
-	msg := 0.6 + 0.4*p.response[c.msg]
+	fatigue := 1 / (1 + 0.05*float64(pressure))
+	msg := 0.75 + 0.25*p.response[c.msg]
 	return min(0.97, p.affinity[ch]*boost*wk*msg*fatigue)
 }
 
 // stale is how much of its pull a message loses when the debtor only sees it
 // at their next active period instead of when it arrives (it is buried under
 // newer mail, the notification is gone): email, sms, push.
-var stale = [...]float64{chEmail: 0.8, chSMS: 0.6, chPush: 0.5}
+var stale = [...]float64{chEmail: 0.7, chSMS: 0.55, chPush: 0.45}
 
 // quickLag is the mean delay, in seconds, between seeing a message and
 // engaging with it.
@@ -230,6 +279,11 @@ func (e *env) outcome(st *state, c *contact, rng *rand.Rand, out []ev) []ev {
 	p := e.p
 	pressure := st.pressure(c.at - 1)
 	st.record(c.at)
+	if c.ch == chAgent {
+		st.chSent[chCall]++
+	} else {
+		st.chSent[c.ch]++
+	}
 	mk := func(typ uint8, at int64) ev {
 		return ev{at: at, typ: typ, ch: int8(c.ch), msg: int8(c.msg), dec: c.dec}
 	}
@@ -291,7 +345,7 @@ func (e *env) outcome(st *state, c *contact, rng *rand.Rand, out []ev) []ev {
 		// A phone rings wherever the debtor is; they pick up far more often
 		// in their active hours.
 		at := t0 + 20 + rng.Int64N(40)
-		if bern(rng, willing*(0.3+0.7*p.activeAt(c.hour, c.weekend))) {
+		if bern(rng, willing*(0.4+0.6*p.activeAt(c.hour, c.weekend))) {
 			engaged, engagedAt, conversation = true, at, true
 			out = append(out, mk(evConversation, at))
 			break
@@ -320,6 +374,8 @@ func (e *env) outcome(st *state, c *contact, rng *rand.Rand, out []ev) []ev {
 	firm := c.msg == msgFirm
 	if engaged {
 		st.lastEngaged = max(st.lastEngaged, engagedAt)
+		base, _ := e.localDay(engagedAt)
+		st.engaged(engagedAt, c.ch, int((engagedAt-base)/3600))
 		pc := p.convert * p.response[c.msg] * c.season
 		if conversation {
 			pc *= 1.5

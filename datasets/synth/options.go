@@ -44,10 +44,10 @@ func DefaultOptions() Options {
 		Tenant:         "demo",
 		HoldoutShare:   0.1,
 		ReferralSpread: 0.2,
-		EpsilonChannel: 0.4,
+		EpsilonChannel: 0.3,
 		EpsilonHour:    0.6,
 		EpsilonMessage: 0.3,
-		WeeklyCap:      3,
+		WeeklyCap:      4,
 	}
 }
 

@@ -113,20 +113,47 @@ type choice struct {
 	prop          float64
 }
 
-// bauChoose draws the BAU action: a default channel from the cadence, a default
-// hour per channel and a default tone by debt age, each replaced by a uniform
-// draw with its epsilon. prop is the product of the three component
-// probabilities, so it is exact.
-func (o *Options) bauChoose(p *prefs, a *datasets.Account, contacts, dpd int, allowed []int, rng *rand.Rand) choice {
-	n := len(allowed)
-	def := allowed[0]
+// bauChannel is the BAU's default channel: the allowed channel with the best
+// response so far, (engaged + 1) / (sent + 3), as collections teams route to
+// the channel that answers. The optimistic prior makes it try every channel
+// before settling; ties go to the earliest in the cadence from the current
+// position, so before any contact it follows the cadence.
+func bauChannel(sent, seen *[nContact]int, contacts int, allowed []int) int {
+	def := -1
 	for k := range bauCycle {
 		c := bauCycle[(contacts+k)%len(bauCycle)]
-		if slices.Contains(allowed, c) {
+		if !slices.Contains(allowed, c) {
+			continue
+		}
+		// (seen+1)/(sent+3) compared exactly, in integers
+		if def < 0 || (seen[c]+1)*(sent[def]+3) > (seen[def]+1)*(sent[c]+3) {
 			def = c
-			break
 		}
 	}
+	if def < 0 {
+		return allowed[0]
+	}
+	return def
+}
+
+// bauDefaultHour is the BAU's default send hour: the local hour of the
+// debtor's latest engagement it has seen when that hour is a permitted send
+// hour (send-time optimisation, as marketing tools do), else the channel's
+// batch hour. seenHour is -1 before any engagement.
+func bauDefaultHour(ch, seenHour int) int {
+	if seenHour >= firstHour && seenHour <= lastHour {
+		return seenHour
+	}
+	return bauHour[ch]
+}
+
+// bauChoose draws the BAU action: a default channel (bauChannel), a default
+// hour (bauDefaultHour) and a default tone by debt age, each replaced by a uniform
+// draw with its epsilon. prop is the product of the three component
+// probabilities, so it is exact.
+func (o *Options) bauChoose(p *prefs, a *datasets.Account, sent, seen *[nContact]int, seenHour, contacts, dpd int, allowed []int, rng *rand.Rand) choice {
+	n := len(allowed)
+	def := bauChannel(sent, seen, contacts, allowed)
 	ch := def
 	if rng.Float64() < o.EpsilonChannel {
 		ch = allowed[rng.IntN(n)]
@@ -136,12 +163,13 @@ func (o *Options) bauChoose(p *prefs, a *datasets.Account, contacts, dpd int, al
 		pc += 1 - o.EpsilonChannel
 	}
 
-	hour := bauHour[ch]
+	defHour := bauDefaultHour(ch, seenHour)
+	hour := defHour
 	if rng.Float64() < o.EpsilonHour {
 		hour = firstHour + rng.IntN(nHours)
 	}
 	ph := o.EpsilonHour / nHours
-	if hour == bauHour[ch] {
+	if hour == defHour {
 		ph += 1 - o.EpsilonHour
 	}
 
@@ -172,10 +200,12 @@ func allowedChannels(a *datasets.Account, st *state, buf []int) []int {
 // decide makes one BAU decision on local day d and draws its outcome.
 func (s *simulator) decide(e *env, st *state, d int, base, referred int64, allowed []int, rng *rand.Rand) {
 	dpd := int(e.a.DaysPastDue) + int((base-referred)/86400)
-	ch := s.w.opts.bauChoose(e.p, e.a, st.contacts, dpd, allowed, rng)
+	at := max(base+7*3600, referred)
+	st.settle(at)
+	ch := s.w.opts.bauChoose(e.p, e.a, &st.chSent, &st.seen, st.lastSeenHour(), st.contacts, dpd, allowed, rng)
 	sendAt := base + int64(ch.hour)*3600
 	s.decs = append(s.decs, decRec{
-		at:     max(base+7*3600, referred),
+		at:     at,
 		sendAt: sendAt,
 		ch:     ch.ch,
 		msg:    ch.msg,
@@ -221,7 +251,8 @@ func (w *World) BAU(i int, day time.Time, rng *rand.Rand) (a Action, propensity 
 		return Action{}, 0, false
 	}
 	dpd := int(e.a.DaysPastDue) + int((base-referred)/86400)
-	c := w.opts.bauChoose(e.p, e.a, st.contacts, dpd, allowed, rng)
+	st.settle(max(base+7*3600, referred))
+	c := w.opts.bauChoose(e.p, e.a, &st.chSent, &st.seen, st.lastSeenHour(), st.contacts, dpd, allowed, rng)
 	return Action{
 		Channel: datasets.Channels[c.ch],
 		SendAt:  time.Unix(base+int64(c.hour)*3600, 0).UTC(),

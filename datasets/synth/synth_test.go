@@ -323,6 +323,19 @@ func TestPropensitiesFollowPolicy(t *testing.T) {
 	for i, a := range w.Accounts() {
 		accIdx[a.ID] = i
 	}
+	// what the BAU knew: contacts per channel, and engaged contacts by the
+	// instant of their first engagement.
+	firstEng := map[string]int64{}
+	for _, e := range c.events {
+		switch e.Type {
+		case datasets.EventOpened, datasets.EventClicked, datasets.EventReplied,
+			datasets.EventCallConversation, datasets.EventInboundCall:
+			if at, ok := firstEng[e.DecisionID]; e.DecisionID != "" && (!ok || e.At < at) {
+				firstEng[e.DecisionID] = e.At
+			}
+		}
+	}
+	decsOf := map[string][]*datasets.Decision{}
 	count := map[string]int{}
 	for k := range c.decisions {
 		d := &c.decisions[k]
@@ -353,14 +366,24 @@ func TestPropensitiesFollowPolicy(t *testing.T) {
 				allowed = append(allowed, ch)
 			}
 		}
-		def := -1
-		for j := range bauCycle {
-			if ch := bauCycle[(count[a.ID]+j)%len(bauCycle)]; slices.Contains(allowed, ch) {
-				def = ch
-				break
+		var sent, seen [nContact]int
+		seenHour, seenAt := -1, int64(0)
+		for _, p := range decsOf[a.ID] {
+			pc := datasets.ChannelIndex(p.Channel)
+			sent[pc]++
+			if at, ok := firstEng[p.DecisionID]; ok && at < d.At {
+				seen[pc]++
+				if at > seenAt {
+					seenAt, seenHour = at, time.UnixMicro(at).In(w.Location(i)).Hour()
+				}
 			}
 		}
+		def := bauChannel(&sent, &seen, count[a.ID], allowed)
+		if !slices.Contains(allowed, def) {
+			t.Fatalf("%s: default channel %d not allowed", d.DecisionID, def)
+		}
 		count[a.ID]++
+		decsOf[a.ID] = append(decsOf[a.ID], d)
 		ch := datasets.ChannelIndex(d.Channel)
 		if !slices.Contains(allowed, ch) {
 			t.Fatalf("%s chose %s, not allowed", d.DecisionID, d.Channel)
@@ -370,7 +393,7 @@ func TestPropensitiesFollowPolicy(t *testing.T) {
 			pc += 1 - o.EpsilonChannel
 		}
 		ph := o.EpsilonHour / 13
-		if int(d.LocalHour) == bauHour[ch] {
+		if int(d.LocalHour) == bauDefaultHour(ch, seenHour) {
 			ph += 1 - o.EpsilonHour
 		}
 		dpd := int(a.DaysPastDue) + int((d.SendAt/1e6-int64(d.LocalHour)*3600-a.ReferredAt/1e6)/86400)

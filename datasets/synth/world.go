@@ -59,9 +59,9 @@ type prefs struct {
 	payday      int     // day of month
 	best        int     // argmax affinity
 	bestMsg     int
-	active      int // index in activeTypes
-	zone        int // index in World.zones
-	gap         int // BAU cadence in days
+	active      int  // index in activeTypes
+	zone        int  // index in World.zones
+	gap         int  // BAU cadence in days
 	close       bool // the runner-up channel is within a factor 0.6-0.85 of the best
 	noContact   bool
 	hardship    bool
@@ -283,13 +283,16 @@ var (
 	paydays       = []int{1, 15, 15, 25, 28, 31}
 	// topAffinity is the range of the favourite channel's affinity by channel:
 	// email, sms, call, push, letter.
-	topAffinity = [nContact][2]float64{{0.7, 0.95}, {0.4, 0.65}, {0.6, 0.9}, {0.55, 0.85}, {0.3, 0.5}}
+	topAffinity = [nContact][2]float64{{0.85, 0.97}, {0.7, 0.9}, {0.75, 0.97}, {0.7, 0.92}, {0.5, 0.7}}
+	// otherAffinity is the typical affinity of a channel that is not the
+	// debtor's favourite.
+	otherAffinity = [nContact]float64{0.1, 0.025, 0.07, 0.045, 0.025}
 )
 
 // CloseShare is the share of debtors whose runner-up channel is close to the
 // favourite (0.6-0.85 of its affinity): their best channel is hard to tell
 // from a short history, as in real collections.
-const CloseShare = 0.1
+const CloseShare = 0.07
 
 func pick(rng *rand.Rand, weights []float64) int {
 	t := 0.0
@@ -351,7 +354,7 @@ func (w *World) genAccount(i int, id string, rng *rand.Rand, cum []float64, tota
 	p.dpd = dpd
 
 	// Channel affinities: a favourite drawn by age and region, clearly ahead
-	// (3-7x every other channel) for most debtors; for CloseShare of them a
+	// (at least 3x every other channel, typically 5-20x) for most debtors; for CloseShare of them a
 	// runner-up is within a factor 0.6-0.85 (the truth is still the argmax).
 	// The level of the favourite depends on what engaging means on it: opening
 	// an email is easy, calling back after a letter is not.
@@ -366,9 +369,10 @@ func (w *World) genAccount(i int, id string, rng *rand.Rand, cum []float64, tota
 			p.affinity[c] = top
 			continue
 		}
-		// Others follow the age-band prior but stay well below the favourite
-		// (at most 0.32 x 1.1 of it).
-		p.affinity[c] = top * uniform(rng, 0.17, 0.32) * (0.8 + 0.6*fw[c])
+		// Others sit at the channel's everyday level (an email gets opened now
+		// and then, a text rarely answered), lifted a little by the age-band
+		// prior, and at most a third of the favourite.
+		p.affinity[c] = min(otherAffinity[c]*uniform(rng, 0.5, 1.5)*(0.8+0.6*fw[c]), top/3)
 	}
 	if bern(rng, CloseShare) {
 		p.close = true
@@ -424,7 +428,7 @@ func (w *World) genAccount(i int, id string, rng *rand.Rand, cum []float64, tota
 	// Payment propensity: small, old debts get paid; big, stale ones do not.
 	lb := math.Log(major / 500)
 	p.payProp = sigmoid(-6.8 - 0.35*lb - 0.006*float64(dpd-60) + 0.5*rng.NormFloat64())
-	p.convert = sigmoid(-1.5 - 0.25*lb - 0.004*float64(dpd-60) + 0.4*rng.NormFloat64())
+	p.convert = sigmoid(-2.1 - 0.25*lb - 0.004*float64(dpd-60) + 0.4*rng.NormFloat64())
 	p.complaint = math.Exp(math.Log(0.0005) + 0.6*rng.NormFloat64())
 	if hardship {
 		p.complaint *= 2
@@ -472,13 +476,11 @@ func (w *World) genAccount(i int, id string, rng *rand.Rand, cum []float64, tota
 	// BAU cadence: bigger balances are worked harder.
 	switch {
 	case bern(rng, 0.15):
-		p.gap = 7
-	case major >= 1500:
-		p.gap = 2
+		p.gap = 5
 	case major >= 400:
-		p.gap = 3
+		p.gap = 2
 	default:
-		p.gap = 4
+		p.gap = 3
 	}
 
 	spread := int64(w.opts.ReferralSpread * float64(w.opts.Days) * 86400)

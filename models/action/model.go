@@ -89,13 +89,14 @@ func (m *Model) Predict(row []float64) (float64, error) {
 }
 
 // predictUnchecked is Predict for the scorer's hot loop: the row length was
-// checked once and classifiers never fail on a row of the right length.
-func (m *Model) predictUnchecked(row []float64) float64 {
+// checked once and classifiers never fail on a row of the right length. It
+// also returns the raw log-odds z, which the scorer uses to break ties.
+func (m *Model) predictUnchecked(row []float64) (p, z float64) {
 	z, err := m.margin(row)
 	if err != nil {
-		return math.NaN()
+		return math.NaN(), math.NaN()
 	}
-	return m.calibrated(z)
+	return m.calibrated(z), z
 }
 
 func (m *Model) calibrated(z float64) float64 {

@@ -114,9 +114,22 @@ type Scorer struct {
 
 type scratch struct {
 	row    []float64
-	values []float64
+	values []key
 	probs  []float64
 }
+
+// key orders candidates: by value, ties broken by the model's raw log-odds. A
+// calibrator is monotone but an isotonic one is a step function, so many
+// candidates of one account (neighbouring send hours, say) share a calibrated
+// probability; without the raw score the first in grid order would win every
+// such tie.
+type key struct{ v, z float64 }
+
+var noKey = key{math.Inf(-1), math.Inf(-1)}
+
+func (a key) gt(b key) bool { return a.v > b.v || (a.v == b.v && a.z > b.z) }
+
+func (a key) disallowed() bool { return math.IsInf(a.v, -1) }
 
 // NewScorer prepares the candidate grid's encodings for the model.
 func NewScorer(m *Model, o Options) (*Scorer, error) {
@@ -185,7 +198,7 @@ func NewScorer(m *Model, o Options) (*Scorer, error) {
 	}
 	n := len(o.Channels) * len(o.Hours) * len(o.Messages)
 	s.pool.New = func() any {
-		return &scratch{row: make([]float64, len(m.Features)), values: make([]float64, n), probs: make([]float64, n)}
+		return &scratch{row: make([]float64, len(m.Features)), values: make([]key, n), probs: make([]float64, n)}
 	}
 	return s, nil
 }
@@ -267,11 +280,11 @@ func (s *Scorer) action(c, h, g int) Action {
 	return Action{Channel: s.o.Channels[c], Hour: s.o.Hours[h], Message: s.o.Messages[g]}
 }
 
-// score evaluates one cell; NaN value marks a disallowed action.
-func (s *Scorer) score(req *Request, row []float64, c, h, g int) (p, v float64, ok bool) {
+// score evaluates one cell; ok false marks a disallowed action.
+func (s *Scorer) score(req *Request, row []float64, c, h, g int) (p float64, k key, ok bool) {
 	a := s.action(c, h, g)
 	if req.Allowed != nil && !req.Allowed(a) {
-		return math.NaN(), math.NaN(), false
+		return math.NaN(), noKey, false
 	}
 	s.ch.set(row, c)
 	s.h.set(row, h)
@@ -279,15 +292,18 @@ func (s *Scorer) score(req *Request, row []float64, c, h, g int) (p, v float64, 
 	if req.Fill != nil {
 		req.Fill(a, row)
 	}
-	p = s.m.predictUnchecked(row)
-	v = p
+	p, z := s.m.predictUnchecked(row)
+	v := p
 	if req.Value != nil {
 		v = req.Value(a, p)
 	}
 	if math.IsNaN(v) {
-		return p, v, false
+		return p, noKey, false
 	}
-	return p, v, true
+	if math.IsNaN(z) {
+		z = math.Inf(-1)
+	}
+	return p, key{v, z}, true
 }
 
 func (s *Scorer) exhaustive(req Request, sc *scratch) (Ranking, error) {
@@ -299,12 +315,10 @@ func (s *Scorer) exhaustive(req Request, sc *scratch) (Ranking, error) {
 			for g := 0; g < M; g++ {
 				k := (c*H+h)*M + g
 				p, v, ok := s.score(&req, sc.row, c, h, g)
-				if !ok {
-					vals[k], probs[k] = math.Inf(-1), p
-					continue
-				}
 				vals[k], probs[k] = v, p
-				n++
+				if ok {
+					n++
+				}
 			}
 		}
 	}
@@ -319,25 +333,31 @@ func (s *Scorer) exhaustive(req Request, sc *scratch) (Ranking, error) {
 		r.RunnerUp = r.Top[1]
 	}
 	// marginal bests: max over the other parts.
-	chBest := make([]float64, C)
-	hBest := make([]float64, H)
-	gBest := make([]float64, M)
+	chBest := make([]key, C)
+	hBest := make([]key, H)
+	gBest := make([]key, M)
 	for i := range chBest {
-		chBest[i] = math.Inf(-1)
+		chBest[i] = noKey
 	}
 	for i := range hBest {
-		hBest[i] = math.Inf(-1)
+		hBest[i] = noKey
 	}
 	for i := range gBest {
-		gBest[i] = math.Inf(-1)
+		gBest[i] = noKey
 	}
 	for c := 0; c < C; c++ {
 		for h := 0; h < H; h++ {
 			for g := 0; g < M; g++ {
 				v := vals[(c*H+h)*M+g]
-				chBest[c] = max(chBest[c], v)
-				hBest[h] = max(hBest[h], v)
-				gBest[g] = max(gBest[g], v)
+				if v.gt(chBest[c]) {
+					chBest[c] = v
+				}
+				if v.gt(hBest[h]) {
+					hBest[h] = v
+				}
+				if v.gt(gBest[g]) {
+					gBest[g] = v
+				}
 			}
 		}
 	}
@@ -347,23 +367,24 @@ func (s *Scorer) exhaustive(req Request, sc *scratch) (Ranking, error) {
 	return r, nil
 }
 
-// top returns the k best cells, ties broken by grid order for determinism.
-func (s *Scorer) top(vals, probs []float64, k int) []Scored {
+// top returns the k best cells, exact ties broken by grid order for
+// determinism.
+func (s *Scorer) top(vals []key, probs []float64, k int) []Scored {
 	H, M := len(s.o.Hours), len(s.o.Messages)
 	type cell struct {
 		k int
-		v float64
+		v key
 	}
 	best := make([]cell, 0, k+1)
 	for i, v := range vals {
-		if math.IsInf(v, -1) {
+		if v.disallowed() {
 			continue
 		}
-		if len(best) == k && v <= best[k-1].v {
+		if len(best) == k && !v.gt(best[k-1].v) {
 			continue
 		}
 		pos := len(best)
-		for pos > 0 && best[pos-1].v < v {
+		for pos > 0 && v.gt(best[pos-1].v) {
 			pos--
 		}
 		best = slices.Insert(best, pos, cell{i, v})
@@ -374,33 +395,33 @@ func (s *Scorer) top(vals, probs []float64, k int) []Scored {
 	out := make([]Scored, len(best))
 	for i, b := range best {
 		c, rest := b.k/(H*M), b.k%(H*M)
-		out[i] = Scored{Action: s.action(c, rest/M, rest%M), P: probs[b.k], Value: b.v}
+		out[i] = Scored{Action: s.action(c, rest/M, rest%M), P: probs[b.k], Value: b.v.v}
 	}
 	return out
 }
 
-// pref picks the best and runner-up level from per-level values (-Inf for a
+// pref picks the best and runner-up level from per-level keys (noKey for a
 // level with no allowed action).
-func pref[T any](levels []T, vals []float64) Pref[T] {
+func pref[T any](levels []T, vals []key) Pref[T] {
 	var p Pref[T]
 	b, r := -1, -1
 	for i, v := range vals {
-		if math.IsInf(v, -1) {
+		if v.disallowed() {
 			continue
 		}
 		switch {
-		case b < 0 || v > vals[b]:
+		case b < 0 || v.gt(vals[b]):
 			b, r = i, b
-		case r < 0 || v > vals[r]:
+		case r < 0 || v.gt(vals[r]):
 			r = i
 		}
 	}
 	p.Value, p.RunnerUpValue = math.NaN(), math.NaN()
 	if b >= 0 {
-		p.Best, p.Value = levels[b], vals[b]
+		p.Best, p.Value = levels[b], vals[b].v
 	}
 	if r >= 0 {
-		p.RunnerUp, p.RunnerUpValue = levels[r], vals[r]
+		p.RunnerUp, p.RunnerUpValue = levels[r], vals[r].v
 	}
 	return p
 }
@@ -408,22 +429,18 @@ func pref[T any](levels []T, vals []float64) Pref[T] {
 func (s *Scorer) coordinate(req Request, sc *scratch) (Ranking, error) {
 	C, H, M := len(s.o.Channels), len(s.o.Hours), len(s.o.Messages)
 	vals, probs := sc.values, sc.probs
-	for i := range vals {
-		vals[i] = math.NaN() // not evaluated
-	}
+	done := make([]bool, len(vals)) // evaluated
 	n := 0
-	eval := func(c, h, g int) float64 {
+	eval := func(c, h, g int) key {
 		k := (c*H+h)*M + g
-		if !math.IsNaN(vals[k]) {
+		if done[k] {
 			return vals[k]
 		}
 		p, v, ok := s.score(&req, sc.row, c, h, g)
-		if !ok {
-			v = math.Inf(-1)
-		} else {
+		if ok {
 			n++
 		}
-		vals[k], probs[k] = v, p
+		vals[k], probs[k], done[k] = v, p, true
 		return v
 	}
 	// Start from the first allowed cell in grid order; the passes improve it.
@@ -431,7 +448,7 @@ func (s *Scorer) coordinate(req Request, sc *scratch) (Ranking, error) {
 	for c := 0; c < C && !found; c++ {
 		for h := 0; h < H && !found; h++ {
 			for g := 0; g < M && !found; g++ {
-				if !math.IsInf(eval(c, h, g), -1) {
+				if !eval(c, h, g).disallowed() {
 					bc, bh, bg, found = c, h, g, true
 				}
 			}
@@ -440,25 +457,25 @@ func (s *Scorer) coordinate(req Request, sc *scratch) (Ranking, error) {
 	if !found {
 		return Ranking{}, ErrNoCandidate
 	}
-	chV, hV, gV := make([]float64, C), make([]float64, H), make([]float64, M)
+	chV, hV, gV := make([]key, C), make([]key, H), make([]key, M)
 	for pass := 0; pass < s.o.MaxPasses; pass++ {
 		changed := false
 		for c := range chV {
 			chV[c] = eval(c, bh, bg)
 		}
-		if c := argmax(chV); c != bc && chV[c] > chV[bc] {
+		if c := argmax(chV); c != bc && chV[c].gt(chV[bc]) {
 			bc, changed = c, true
 		}
 		for h := range hV {
 			hV[h] = eval(bc, h, bg)
 		}
-		if h := argmax(hV); h != bh && hV[h] > hV[bh] {
+		if h := argmax(hV); h != bh && hV[h].gt(hV[bh]) {
 			bh, changed = h, true
 		}
 		for g := range gV {
 			gV[g] = eval(bc, bh, g)
 		}
-		if g := argmax(gV); g != bg && gV[g] > gV[bg] {
+		if g := argmax(gV); g != bg && gV[g].gt(gV[bg]) {
 			bg, changed = g, true
 		}
 		if !changed {
@@ -472,11 +489,11 @@ func (s *Scorer) coordinate(req Request, sc *scratch) (Ranking, error) {
 	for h := range hV {
 		hV[h] = eval(bc, h, bg)
 	}
-	masked := make([]float64, len(vals))
+	masked := make([]key, len(vals))
 	for i, v := range vals {
 		masked[i] = v
-		if math.IsNaN(v) {
-			masked[i] = math.Inf(-1)
+		if !done[i] {
+			masked[i] = noKey
 		}
 	}
 	r := Ranking{Evaluated: n}
@@ -492,10 +509,10 @@ func (s *Scorer) coordinate(req Request, sc *scratch) (Ranking, error) {
 	return r, nil
 }
 
-func argmax(v []float64) int {
+func argmax(v []key) int {
 	b := 0
 	for i := range v {
-		if v[i] > v[b] {
+		if v[i].gt(v[b]) {
 			b = i
 		}
 	}

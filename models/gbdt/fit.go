@@ -210,13 +210,22 @@ func Fit(ctx context.Context, X *models.Matrix, y []float64, valid *models.Matri
 			// the log-loss per fixed chunk in the same pass (chunk sums are
 			// added in chunk order: the result does not depend on workers).
 			parallelChunks(valid.Rows, validChunk, workers, func(lo, hi int) {
+				// softplus(f) = max(f, 0) + log(1 + e^-|f|): the logs are
+				// taken of running products of the (1, 2] factors, one log
+				// per few hundred rows instead of one per row.
 				var s float64
+				prod := 1.0
 				for i := lo; i < hi; i++ {
 					f := FV[i] + t.predict(valid.Row(i))
 					FV[i] = f
-					s += softplus(f) - yValid[i]*f
+					s += max(f, 0) - yValid[i]*f
+					prod *= 1 + expFast(-math.Abs(f))
+					if prod > 0x1p500 {
+						s += math.Log(prod)
+						prod = 1
+					}
 				}
-				vloss[lo/validChunk] = s
+				vloss[lo/validChunk] = s + math.Log(prod)
 			})
 			if higher {
 				vm = auc(FV, yValid)

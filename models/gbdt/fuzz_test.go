@@ -34,6 +34,23 @@ func FuzzLoad(f *testing.F) {
 		}
 		for _, r := range rows {
 			m.PredictProba(r) // must not panic
+			if len(r) != len(m.features) {
+				continue
+			}
+			// Partial evaluation must agree with the full walk.
+			b, err := m.Bind(r, []int{0})
+			if err != nil {
+				t.Fatalf("bind: %v", err)
+			}
+			for _, v := range []float64{r[0], 0, 1, math.NaN(), -3} {
+				full := append([]float64(nil), r...)
+				full[0] = v
+				want, _ := m.PredictMargin(full)
+				got, _ := b.Margin([]float64{v})
+				if math.Float64bits(got) != math.Float64bits(want) {
+					t.Fatalf("bound margin %v, full %v", got, want)
+				}
+			}
 		}
 		m.Importance()
 		var out bytes.Buffer

@@ -371,3 +371,27 @@ func TestProgress(t *testing.T) {
 		t.Errorf("tracked: train loss %v -> %v, valid %v", train[0], train[19], valid[0])
 	}
 }
+
+// TestValidLossMatchesMargins checks the incremental validation loss against
+// the log-loss of the margins recomputed from the kept trees.
+func TestValidLossMatchesMargins(t *testing.T) {
+	X, y, _ := synth(3000, 1)
+	V, yv, _ := synth(2500, 2) // more than two loss chunks
+	o := DefaultOptions()
+	o.MaxIter, o.EarlyStoppingRounds = 15, 0
+	var got []float64
+	o.Progress = func(_ int, _, vm float64) { got = append(got, vm) }
+	m := mustFit(t, X, y, V, yv, o)
+	FV := make([]float64, V.Rows)
+	for i := range FV {
+		FV[i] = m.base
+	}
+	for k, tr := range m.trees {
+		for i := range FV {
+			FV[i] += tr.predict(V.Row(i))
+		}
+		if want := logLoss(FV, yv); math.Abs(got[k]-want) > 1e-12 {
+			t.Fatalf("round %d: tracked validation loss %v, recomputed %v", k+1, got[k], want)
+		}
+	}
+}

@@ -28,7 +28,10 @@ func (m *Model) Features() []models.Feature { return slices.Clone(m.features) }
 func (m *Model) NumTrees() int { return len(m.trees) }
 
 // PredictMargin returns the log-odds for one row in the model's feature order.
-// The row must have one value per feature; NaN means missing.
+// The row must have one value per feature; NaN means missing. It walks the
+// flat node layout without allocating; leaf outputs are added exactly (in
+// fixed point, see the package doc), so Bound.Margin reproduces it bit for
+// bit.
 func (m *Model) PredictMargin(row []float64) (float64, error) {
 	if len(row) != len(m.features) {
 		return math.NaN(), fmt.Errorf("gbdt predict: row has %d values, model expects %d features", len(row), len(m.features))

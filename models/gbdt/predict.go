@@ -149,12 +149,27 @@ func (fl *flat) leafOf(nodes []fnode, i int32, row []float64) int64 {
 		if n.feat < 0 {
 			return int64(n.v)
 		}
-		if fl.left(n, row[n.feat]) {
-			i = n.kid
-		} else {
-			i = n.kid + 1
-		}
+		i = fl.next(n, row[n.feat])
 	}
+}
+
+// next is the child of split n that value v goes to (left above), written
+// as conditional moves for the numeric case: tree walks mispredict branches.
+func (fl *flat) next(n *fnode, v float64) int32 {
+	if n.cat >= 0 {
+		if fl.left(n, v) {
+			return n.kid
+		}
+		return n.kid + 1
+	}
+	next := n.kid + 1
+	if v <= math.Float64frombits(n.v) {
+		next = n.kid
+	}
+	if v != v && n.dleft {
+		next = n.kid
+	}
+	return next
 }
 
 // sum is the fixed-point sum of every tree's leaf for row.
@@ -199,6 +214,7 @@ type Bound struct {
 	cats   []int // levels of a categorical free column, -1 for numeric
 	groups []group
 	cell   []int32
+	lastV  []float64 // the value cell[k] was computed for (NaN: none)
 	memo   []int64
 	stamp  []uint32
 	gen    uint32
@@ -206,7 +222,7 @@ type Bound struct {
 	diff   []int64 // scratch for fillRow
 	kinds  []maskCount
 	tmp    []float64
-	direct bool    // too many free columns to group: walk every tree
+	direct bool // too many free columns to group: walk every tree
 }
 
 type maskCount struct {
@@ -249,7 +265,7 @@ const maxMemo = 1 << 14
 // Bind costs about one full prediction; a candidate then costs a few table
 // look-ups once its value combinations have been seen.
 func (m *Model) Bind(row []float64, free []int) (*Bound, error) {
-	b := &Bound{m: m, slot: make([]int32, len(m.features)), cats: make([]int, len(free)), cell: make([]int32, len(free))}
+	b := &Bound{m: m, slot: make([]int32, len(m.features)), cats: make([]int, len(free)), cell: make([]int32, len(free)), lastV: make([]float64, len(free))}
 	for j := range b.slot {
 		b.slot[j] = -1
 	}
@@ -403,6 +419,9 @@ func (b *Bound) group() {
 		b.stamp = make([]uint32, size)
 		b.gen = 0
 	}
+	for k := range b.lastV {
+		b.lastV[k] = math.NaN()
+	}
 	if b.gen++; b.gen == 0 {
 		clear(b.stamp)
 		b.gen = 1
@@ -458,11 +477,7 @@ func (b *Bound) fixed(i int32, row []float64) int32 {
 		if n.feat < 0 || b.slot[n.feat] >= 0 {
 			return i
 		}
-		if fl.left(n, row[n.feat]) {
-			i = n.kid
-		} else {
-			i = n.kid + 1
-		}
+		i = fl.next(n, row[n.feat])
 	}
 }
 
@@ -510,11 +525,17 @@ func (b *Bound) margin(action []float64) float64 {
 	acc := b.acc
 	if !b.direct {
 		for k, v := range action {
+			// Candidates of one account repeat values (the same hour for
+			// every message, ...): remember the last value's cell.
+			if v == b.lastV[k] {
+				continue
+			}
 			c, ok := b.cellOf(k, v)
 			if !ok {
+				b.lastV[k] = math.NaN()
 				return b.walkAll(action)
 			}
-			b.cell[k] = c
+			b.cell[k], b.lastV[k] = c, v
 		}
 		for gi := range b.groups {
 			g := &b.groups[gi]

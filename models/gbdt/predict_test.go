@@ -348,3 +348,40 @@ func TestPredictAllocs(t *testing.T) {
 		t.Errorf("Bound.Reset allocates %v times", a)
 	}
 }
+
+// TestBindActionGrid scores a whole candidate grid (5 channels x 13 hours x
+// 5 messages, affinity per channel and hour) for several accounts, through
+// Margin and Margins, against PredictMargin on full rows.
+func TestBindActionGrid(t *testing.T) {
+	X, y := actionData(4000)
+	o := DefaultOptions()
+	o.MaxIter, o.EarlyStoppingRounds = 40, 0
+	m := mustFit(t, X, y, nil, nil, o)
+	b, err := m.Bind(X.Row(0), actionCols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 40; i++ {
+		row := X.Row(i * 97 % X.Rows)
+		if err := b.Reset(row); err != nil {
+			t.Fatal(err)
+		}
+		cands := candidates(row[0])
+		out := make([]float64, len(cands)/4)
+		if err := b.Margins(cands, out); err != nil {
+			t.Fatal(err)
+		}
+		full := append([]float64(nil), row...)
+		for c := range out {
+			copy(full[96:], cands[4*c:4*c+4])
+			want, _ := m.PredictMargin(full)
+			got, _ := b.Margin(cands[4*c : 4*c+4])
+			if math.Float64bits(out[c]) != math.Float64bits(want) || math.Float64bits(got) != math.Float64bits(want) {
+				t.Fatalf("account %d candidate %d: Margins %v, Margin %v, full %v", i, c, out[c], got, want)
+			}
+		}
+	}
+	if tr, _ := b.Residual(); tr == 0 {
+		t.Error("no tree depends on the action: the test data have no action effect")
+	}
+}

@@ -441,7 +441,7 @@ func (gr *grower) grow(n int, rootHist []slot) tree {
 // parallelRows is the smallest leaf whose histogram is built on several
 // goroutines; below it waking a second thread costs more than it saves.
 // It depends on rows only, so the model does not depend on the workers.
-var parallelRows = 2048
+var parallelRows = 4096
 
 // expand builds small's histogram from its rows and, when large is not nil,
 // large's by subtracting small's from the parent histogram large holds; then
@@ -494,7 +494,10 @@ func (gr *grower) expand(small, large *leaf, built bool) {
 		}
 	}
 	build := !built
-	if gr.workers == 1 || len(rows) < parallelRows {
+	// Worth a second goroutine: a large histogram to build, or (histogram
+	// already built) split searches over many features.
+	par := gr.workers > 1 && ((build && len(rows) >= parallelRows) || (!build && len(gr.active) >= 32))
+	if !par {
 		if build {
 			gr.buildGroup(small.hist, 0, len(gr.active), rows, ogh)
 		}
@@ -560,7 +563,7 @@ func (gr *grower) partition(l *leaf, s *split) int {
 	}
 	seg := gr.rows[l.start:l.end]
 	scratch := gr.scratch[l.start:l.end]
-	if len(seg) < 2*partChunk || gr.workers == 1 {
+	if len(seg) < 4*partChunk || gr.workers == 1 {
 		return l.start + gr.partitionChunk(seg, scratch, &goLeft, s.feature)
 	}
 	// Partition fixed chunks in parallel (lefts to the chunk's front in

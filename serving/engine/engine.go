@@ -147,9 +147,16 @@ type Input struct {
 	Account    *features.Account
 	// State is the online feature state; nil for an account without events.
 	State *features.State
-	// Compliance and Ledger describe the account to the firewall (see FromEvents).
+	// Compliance and Ledger describe the account to the firewall (see
+	// FromEvents); they are compiled into a Subject per decision unless
+	// Subject is set.
 	Compliance compliance.Account
 	Ledger     []compliance.Entry
+	// Subject, when not nil, is the account and ledger already compiled (a
+	// Subject is read-only, so callers may cache and share it between
+	// decisions until the account's next event); Compliance and Ledger are
+	// then ignored.
+	Subject *compliance.Subject
 }
 
 // Action is a scored, allowed action as answered.
@@ -354,10 +361,14 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 		TimeZone: acct.Row.TimeZone, RunnersUp: []Action{}, Reasons: []string{},
 		Holdout: InHoldout(in.Tenant, acct.Row.ID, e.o.HoldoutShare),
 	}
-	sub, err := e.fw.Subject(in.Compliance, in.Ledger)
-	if err != nil {
-		return nil, fmt.Errorf("decide %s: compliance: %w", acct.Row.ID, err)
+	sub := in.Subject
+	if sub == nil {
+		var err error
+		if sub, err = e.fw.Subject(in.Compliance, in.Ledger); err != nil {
+			return nil, fmt.Errorf("decide %s: compliance: %w", acct.Row.ID, err)
+		}
 	}
+	var err error
 	priors := e.uniform
 	if scorer != nil {
 		priors = scorer.Priors()

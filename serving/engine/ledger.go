@@ -86,3 +86,75 @@ func eventChannel(e *datasets.Event) (compliance.Channel, bool) {
 	}
 	return 0, false
 }
+
+// Lookback is how far back from an instant the firewall's time-bounded rules
+// look: the longest cap window and cooldown (plus two days for local-day
+// rounding and time zones) over every pack in effect. Ledger entries older
+// than an instant minus Lookback matter only through what PruneLedger keeps of
+// them.
+func Lookback(fw *compliance.Firewall) time.Duration {
+	days := 7
+	for _, p := range fw.Packs() {
+		for _, r := range p.Rules {
+			days = max(days, r.WindowDays+2, r.Days+2)
+		}
+	}
+	return time.Duration(days) * 24 * time.Hour
+}
+
+// PruneLedger returns a ledger that every firewall check at an instant t with
+// t - Lookback >= cutoff answers exactly as the full ledger: every entry at or
+// after cutoff, and of the older ones only the earliest entry of each
+// (channel, outcome) and the earliest entry carrying each notice.
+//
+// Why that is enough: caps and cooldowns only count entries inside their
+// window (at most Lookback before t); a gate is satisfied by its earliest
+// piece of evidence (evidence is a set of (channel, outcome) pairs or a
+// notice, and a gate opens a fixed number of local days after the evidence,
+// later for later evidence); "initial" notices and notice deadlines depend on
+// the first communication, which is the earliest entry of some (channel,
+// outcome); "until delivered" notices on the earliest entry carrying the
+// notice. The ledger of a busy account thus stays bounded by its activity in
+// the last Lookback plus a fixed-size summary. Entries are assumed to be of
+// this account's debt (as FromEvents makes them).
+func PruneLedger(ledger []compliance.Entry, cutoff time.Time) []compliance.Entry {
+	type pair struct {
+		ch  compliance.Channel
+		out compliance.Outcome
+	}
+	keep := make([]bool, len(ledger))
+	firstPair := map[pair]int{}
+	firstNotice := map[string]int{}
+	older := func(i, j int) bool { return ledger[i].At.Before(ledger[j].At) }
+	n := 0
+	for i := range ledger {
+		e := &ledger[i]
+		if !e.At.Before(cutoff) {
+			keep[i] = true
+			continue
+		}
+		k := pair{e.Channel, e.Outcome}
+		if j, ok := firstPair[k]; !ok || older(i, j) {
+			firstPair[k] = i
+		}
+		for _, id := range e.Notices {
+			if j, ok := firstNotice[id]; !ok || older(i, j) {
+				firstNotice[id] = i
+			}
+		}
+	}
+	for _, i := range firstPair {
+		keep[i] = true
+	}
+	for _, i := range firstNotice {
+		keep[i] = true
+	}
+	out := make([]compliance.Entry, 0, len(ledger))
+	for i := range ledger {
+		if keep[i] {
+			out = append(out, ledger[i])
+			n++
+		}
+	}
+	return out[:n:n]
+}

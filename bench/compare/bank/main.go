@@ -80,6 +80,7 @@ func run(ctx context.Context) error {
 	withGolearn := flag.Bool("golearn", true, "include golearn's random forest (cgo)")
 	keep := flag.String("keep", "", "write the split CSVs and predictions here instead of a temp dir")
 	repeat := flag.Int("repeat", 3, "fit every model this many times and report the fastest (the machine may be shared)")
+	skip := flag.String("skip", "", "references to skip, passed to references.py (e.g. logreg,hgb)")
 	lrFlag := flag.String("lr", "0.05", "comma-separated extra learning rates to fit ours and XGBoost at (besides our default)")
 	flag.Parse()
 	rates := []float64{gbdt.DefaultOptions().LearningRate}
@@ -125,7 +126,7 @@ func run(ctx context.Context) error {
 	splits := []compare.Split{compare.TimeSplit(X.Rows, 0.08, 0.2), compare.StratifiedSplit(y, 0.08, 0.2, 1)}
 	for _, s := range splits {
 		load0 := loadAvg()
-		rows, err := runSplit(ctx, X, y, s, filepath.Join(dir, s.Name), *python, *script, *withGolearn, max(1, *repeat), rates)
+		rows, err := runSplit(ctx, X, y, s, filepath.Join(dir, s.Name), *python, *script, *withGolearn, max(1, *repeat), rates, *skip)
 		if err != nil {
 			return fmt.Errorf("%s split: %w", s.Name, err)
 		}
@@ -144,7 +145,7 @@ func run(ctx context.Context) error {
 	return nil
 }
 
-func runSplit(ctx context.Context, X *models.Matrix, y []float64, s compare.Split, dir, python, script string, withGolearn bool, repeat int, rates []float64) ([]row, error) {
+func runSplit(ctx context.Context, X *models.Matrix, y []float64, s compare.Split, dir, python, script string, withGolearn bool, repeat int, rates []float64, skip string) ([]row, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -254,7 +255,8 @@ func runSplit(ctx context.Context, X *models.Matrix, y []float64, s compare.Spli
 		lrs[i] = fmt.Sprint(lr)
 	}
 	args := []string{script, "--dir", dir, "--repeat", fmt.Sprint(repeat), "--lr", strings.Join(lrs, ","),
-		"--leaves", fmt.Sprint(gbdt.DefaultOptions().MaxLeaves), "--patience", fmt.Sprint(gbdt.DefaultOptions().EarlyStoppingRounds)}
+		"--leaves", fmt.Sprint(gbdt.DefaultOptions().MaxLeaves), "--patience", fmt.Sprint(gbdt.DefaultOptions().EarlyStoppingRounds),
+		"--skip", skip}
 	for _, p := range preds {
 		args = append(args, "--pred", p)
 	}

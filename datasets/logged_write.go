@@ -1,0 +1,374 @@
+package datasets
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/klauspost/compress/s2"
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
+)
+
+// LoggedOptions tunes how a LoggedWriter lays out and compresses a logged
+// table. The defaults suit wide feature tables (X.parquet: 100+ columns,
+// millions of rows) written at several hundred million cells per second.
+type LoggedOptions struct {
+	// RowGroupRows is the number of rows per row group. Memory does not grow
+	// with it (pages are encoded as they fill), only the compressed row group
+	// is held until it is written.
+	RowGroupRows int
+	// PageRows is the number of rows per data page.
+	PageRows int
+	// Compression is "snappy", "zstd" (fastest level) or "none".
+	Compression string
+	// MaxDictionary is the most distinct values a column chunk's dictionary
+	// takes before the chunk's next pages (and the column's next chunks) are
+	// written PLAIN: a dictionary of mostly unique values only costs.
+	MaxDictionary int
+	// Workers is the number of goroutines encoding columns in parallel; <= 0
+	// means GOMAXPROCS.
+	Workers int
+}
+
+// DefaultLoggedOptions returns 128Ki-row groups of 16Ki-row pages, snappy, and
+// dictionaries of up to 32Ki values, encoded on every core: snappy costs a
+// fraction of zstd's CPU on the dictionary indices that make up most of a
+// feature table, and is what pandas (pyarrow) writes by default.
+func DefaultLoggedOptions() LoggedOptions {
+	return LoggedOptions{RowGroupRows: 1 << 17, PageRows: 1 << 14, Compression: "snappy", MaxDictionary: 1 << 15}
+}
+
+func (o LoggedOptions) withDefaults() LoggedOptions {
+	d := DefaultLoggedOptions()
+	if o.RowGroupRows <= 0 {
+		o.RowGroupRows = d.RowGroupRows
+	}
+	if o.PageRows <= 0 {
+		o.PageRows = d.PageRows
+	}
+	o.PageRows = min(o.PageRows, o.RowGroupRows)
+	if o.Compression == "" {
+		o.Compression = d.Compression
+	}
+	if o.MaxDictionary <= 0 {
+		o.MaxDictionary = d.MaxDictionary
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	return o
+}
+
+// codec returns the page compressor for name; nil means uncompressed.
+func codec(name string) (compress.Codec, error) {
+	switch strings.ToLower(name) {
+	case "snappy":
+		return fastSnappy{}, nil
+	case "zstd":
+		return &zstd.Codec{Level: zstd.SpeedFastest}, nil
+	case "none", "uncompressed":
+		return nil, nil
+	}
+	return nil, fmt.Errorf("unknown compression %q (want snappy, zstd or none)", name)
+}
+
+// fastSnappy is the SNAPPY codec at klauspost/s2's fast level (parquet-go's
+// codec uses the "better" level, about twice the CPU for a few percent).
+type fastSnappy struct{}
+
+func (fastSnappy) String() string                            { return "SNAPPY" }
+func (fastSnappy) CompressionCodec() format.CompressionCodec { return format.Snappy }
+func (fastSnappy) Encode(dst, src []byte) ([]byte, error) {
+	return s2.EncodeSnappy(dst[:cap(dst)], src), nil
+}
+func (fastSnappy) Decode(dst, src []byte) ([]byte, error) { return s2.Decode(dst[:cap(dst)], src) }
+
+// LoggedWriter streams Tables to Parquet (one or more row groups per Write call,
+// flat memory). CreateLogged writes to a temp file in the same folder and renames it
+// on Close; Abort removes the temp file, so a failed command leaves no partial output.
+//
+// The writer encodes pages itself, column by column on every core: numeric,
+// time and categorical chunks are dictionary encoded (RLE/bit-packed indices)
+// while their dictionary stays small, else PLAIN; pages are DATA_PAGE (v1).
+// The same rows always give the same bytes, whatever the number of workers.
+type LoggedWriter struct {
+	w       io.Writer
+	off     int64
+	cols    []Column
+	opts    LoggedOptions
+	enc     []*colEnc
+	rgRows  int
+	pending int
+	rows    int64
+	foot    format.FileMetaData
+	err     error // sticky: the file is unusable after a failed write
+	f       *os.File
+	tmp     string
+	path    string
+	done    bool
+}
+
+// NewLoggedWriter returns a writer of a logged table with columns cols to w,
+// with DefaultLoggedOptions. meta is added to the file's key/value metadata
+// beside engage.columns.
+func NewLoggedWriter(w io.Writer, cols []Column, meta map[string]string) (*LoggedWriter, error) {
+	return NewLoggedWriterWith(w, cols, meta, DefaultLoggedOptions())
+}
+
+// NewLoggedWriterWith is NewLoggedWriter with explicit options.
+func NewLoggedWriterWith(w io.Writer, cols []Column, meta map[string]string, opts LoggedOptions) (*LoggedWriter, error) {
+	if err := validColumns(cols); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	cdc, err := codec(opts.Compression)
+	if err != nil {
+		return nil, err
+	}
+	js, err := json.Marshal(cols)
+	if err != nil {
+		return nil, err
+	}
+	foot, err := footerTemplate(cols)
+	if err != nil {
+		return nil, err
+	}
+	kv := map[string]string{}
+	for k, v := range meta {
+		kv[k] = v
+	}
+	kv[MetaColumns] = string(js)
+	keys := make([]string, 0, len(kv))
+	for k := range kv {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // deterministic footer
+	for _, k := range keys {
+		foot.KeyValueMetadata = append(foot.KeyValueMetadata, format.KeyValue{Key: k, Value: kv[k]})
+	}
+	lw := &LoggedWriter{w: w, cols: cols, opts: opts, rgRows: opts.RowGroupRows, foot: foot}
+	for _, c := range cols {
+		lw.enc = append(lw.enc, newColEnc(c, opts, cdc))
+	}
+	if err := lw.write([]byte("PAR1")); err != nil {
+		return nil, err
+	}
+	return lw, nil
+}
+
+// footerTemplate returns the file metadata parquet-go writes for the logged
+// schema of cols (schema elements, column orders, created-by), so the footer
+// describes the columns exactly as parquet-go's own writer would.
+func footerTemplate(cols []Column) (format.FileMetaData, error) {
+	var buf bytes.Buffer
+	err := noPanic(func() error {
+		pw := parquet.NewWriter(&buf, loggedSchema(cols), parquet.CreatedBy("engage", "1", ""))
+		return pw.Close()
+	})
+	if err != nil {
+		return format.FileMetaData{}, fmt.Errorf("logged schema: %w", err)
+	}
+	var pf *parquet.File
+	err = noPanic(func() (err error) {
+		pf, err = parquet.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+		return err
+	})
+	if err != nil {
+		return format.FileMetaData{}, fmt.Errorf("logged schema: %w", err)
+	}
+	m := pf.Metadata()
+	if len(m.Schema) != len(cols)+1 {
+		return format.FileMetaData{}, fmt.Errorf("logged schema: %d schema elements for %d columns", len(m.Schema), len(cols))
+	}
+	return format.FileMetaData{
+		Version:      2,
+		Schema:       slices.Clone(m.Schema),
+		CreatedBy:    m.CreatedBy,
+		ColumnOrders: slices.Clone(m.ColumnOrders),
+	}, nil
+}
+
+// CreateLogged writes a logged table to path via a temp file renamed on Close.
+func CreateLogged(path string, cols []Column, meta map[string]string) (*LoggedWriter, error) {
+	return CreateLoggedWith(path, cols, meta, DefaultLoggedOptions())
+}
+
+// CreateLoggedWith is CreateLogged with explicit options.
+func CreateLoggedWith(path string, cols []Column, meta map[string]string, opts LoggedOptions) (*LoggedWriter, error) {
+	f, tmp, err := createTemp(path)
+	if err != nil {
+		return nil, err
+	}
+	w, err := NewLoggedWriterWith(f, cols, meta, opts)
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return nil, err
+	}
+	w.f, w.tmp, w.path = f, tmp, path
+	return w, nil
+}
+
+// Columns returns the writer's columns.
+func (w *LoggedWriter) Columns() []Column { return w.cols }
+
+// Rows returns the number of rows written so far.
+func (w *LoggedWriter) Rows() int64 { return w.rows }
+
+// Write appends all rows of t, whose columns must match the writer's. t is
+// not retained: the caller may reuse it once Write returns.
+func (w *LoggedWriter) Write(t *Table) error {
+	if w.done {
+		return errors.New("write on a closed logged writer")
+	}
+	if w.err != nil {
+		return w.err
+	}
+	if err := sameColumns(w.cols, t.Columns); err != nil {
+		return fmt.Errorf("write logged table: %w", err)
+	}
+	if err := t.check(); err != nil {
+		return fmt.Errorf("write logged table: %w", err)
+	}
+	n := t.Len()
+	for done := 0; done < n; {
+		m := min(n-done, w.rgRows-w.pending)
+		lo, hi := done, done+m
+		w.each(func(i int) { w.enc[i].add(t, i, lo, hi) })
+		done += m
+		w.pending += m
+		w.rows += int64(m)
+		if w.pending >= w.rgRows {
+			if err := w.flushRowGroup(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// each runs fn for every column on up to Workers goroutines, columns handed
+// out one at a time so a slow column (strings, PLAIN pages) does not hold up
+// the others.
+func (w *LoggedWriter) each(fn func(i int)) {
+	n := len(w.enc)
+	k := min(w.opts.Workers, n)
+	if k <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	work := func() {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= n {
+				return
+			}
+			fn(i)
+		}
+	}
+	var wg sync.WaitGroup
+	for range k - 1 {
+		wg.Go(work)
+	}
+	work()
+	wg.Wait()
+}
+
+func (w *LoggedWriter) write(b []byte) error {
+	n, err := w.w.Write(b)
+	w.off += int64(n)
+	if err != nil {
+		w.err = fmt.Errorf("write logged table: %w", err)
+		return w.err
+	}
+	return nil
+}
+
+// flushRowGroup finishes every column chunk (in parallel) and appends them to
+// the file in column order.
+func (w *LoggedWriter) flushRowGroup() error {
+	if w.pending == 0 {
+		return nil
+	}
+	w.each(func(i int) { w.enc[i].finishChunk() })
+	rg := format.RowGroup{NumRows: int64(w.pending), FileOffset: w.off, Ordinal: int16(len(w.foot.RowGroups))}
+	for i, e := range w.enc {
+		if e.err != nil {
+			w.err = fmt.Errorf("write logged table: column %s: %w", w.cols[i].Name, e.err)
+			return w.err
+		}
+		start := w.off
+		md := e.meta
+		md.PathInSchema = []string{w.cols[i].Name}
+		if len(e.dictPage) > 0 {
+			md.DictionaryPageOffset = w.off
+			if err := w.write(e.dictPage); err != nil {
+				return err
+			}
+		}
+		md.DataPageOffset = w.off
+		if err := w.write(e.data); err != nil {
+			return err
+		}
+		rg.Columns = append(rg.Columns, format.ColumnChunk{FileOffset: start, MetaData: md})
+		rg.TotalByteSize += md.TotalUncompressedSize
+		rg.TotalCompressedSize += md.TotalCompressedSize
+		e.resetChunk()
+	}
+	w.foot.RowGroups = append(w.foot.RowGroups, rg)
+	w.foot.NumRows += rg.NumRows
+	w.pending = 0
+	return nil
+}
+
+// Close writes the last row group and the footer and, for CreateLogged,
+// renames the temp file onto the final path.
+func (w *LoggedWriter) Close() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	err := w.err
+	if err == nil {
+		err = w.finish()
+	}
+	return finishFile(w.f, w.tmp, w.path, err)
+}
+
+func (w *LoggedWriter) finish() error {
+	if err := w.flushRowGroup(); err != nil {
+		return err
+	}
+	b, err := thrift.Marshal(new(thrift.CompactProtocol), &w.foot)
+	if err != nil {
+		return fmt.Errorf("write logged table footer: %w", err)
+	}
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(b)))
+	b = append(b, "PAR1"...)
+	return w.write(b)
+}
+
+// Abort drops the output; for CreateLogged the temp file is removed.
+func (w *LoggedWriter) Abort() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	return abortFile(w.f, w.tmp)
+}

@@ -1,0 +1,185 @@
+package features
+
+import (
+	"math"
+	"time"
+
+	"github.com/engagehq/engage/datasets"
+)
+
+// Action-dependent context features: they describe the debtor's history as it
+// bears on one candidate action, so their value depends on the action. The
+// batch driver fills them for the logged action; serving and the scorer fill
+// them per candidate through Candidates, the same code.
+const (
+	// SlotName is 168 × the debtor's local hour-of-week engagement profile at
+	// the send slot (1 = average): when the debtor engages.
+	SlotName = "send_slot_affinity"
+	// SlotRelativeName is the profile at the send slot over the profile at the
+	// peak hour of the same local day (1 at the debtor's best hour of that
+	// day): comparable across debtors whose profiles are more or less peaked.
+	SlotRelativeName = "send_slot_relative"
+	// SlotResponseName is the debtor's smoothed response rate to contacts sent
+	// in the send slot's local hour of day: how sends at that hour worked.
+	SlotResponseName = "send_slot_response"
+	// ChannelAffinityName is the smoothed engagement rate of the candidate's
+	// channel (the value of <channel>_engagement_rate).
+	ChannelAffinityName = "channel_affinity"
+	// MessageAffinityName is the smoothed response rate of the candidate's
+	// message (the value of msg_<message>_response_rate).
+	MessageAffinityName = "message_affinity"
+)
+
+// actionNames lists the action-dependent features in the order they follow
+// NumericNames in the logged table.
+var actionNames = []string{SlotName, SlotRelativeName, SlotResponseName, ChannelAffinityName, MessageAffinityName}
+
+const numAction = 5
+
+// ActionNames returns the action-dependent feature names, in the order they
+// follow NumericNames in the logged table and Candidates.Values fills them.
+// The slice is shared: do not modify it.
+func ActionNames() []string { return actionNames }
+
+// actionValues appends the action-dependent features of the action (ch, msg,
+// sendAt) given the debtor's full hour-of-week profile; ch or msg -1 (none)
+// read NaN. It is the single definition both drivers use.
+func (s *State) actionValues(a *Account, p *Priors, prof *[hoursOfWeek]float64, ch, msg int8, sendAt int64, dst []float64) []float64 {
+	how := a.clock.hourOfWeek(sendAt)
+	m := p.RateStrength
+	chA, msgA := math.NaN(), math.NaN()
+	if ch >= 0 {
+		chA = (float64(s.engagedContacts[ch]) + m*p.chRate[ch]) / (float64(s.sent[ch]) + m)
+	}
+	if msg >= 0 {
+		msgA = (float64(s.msgResp[msg]) + m*p.msgResp[msg]) / (float64(s.msgSent[msg]) + m)
+	}
+	day := prof[how/24*24 : how/24*24+24]
+	top := day[0]
+	for _, x := range day[1:] {
+		top = max(top, x)
+	}
+	return append(dst, hoursOfWeek*prof[how], prof[how]/top, s.slotResponse(how%24, p), chA, msgA)
+}
+
+// slotResponse is the debtor's response rate to sends in local hour h: own
+// responses and sends in h, smoothed over the neighbouring hours (1/4, 1/2,
+// 1/4), shrunk with weight SlotStrength toward the debtor's overall response
+// rate (itself shrunk toward the population's) shaped by the population's
+// response over the day.
+func (s *State) slotResponse(h int, p *Priors) float64 {
+	var sent, resp uint32
+	for c := range s.sent {
+		sent += s.sent[c]
+		resp += s.engagedContacts[c]
+	}
+	m := p.RateStrength
+	overall := (float64(resp) + m*p.ResponseRate) / (float64(sent) + m)
+	prev, next := (h+23)%24, (h+1)%24
+	own := float64(s.slotResp[prev]+2*s.slotResp[h]+s.slotResp[next]) / 4
+	n := float64(s.slotSent[prev]+2*s.slotSent[h]+s.slotSent[next]) / 4
+	k := p.SlotStrength
+	if n+k == 0 {
+		return overall * p.slotRate[h]
+	}
+	return (own + k*overall*p.slotRate[h]) / (n + k)
+}
+
+// Candidates reads the action-dependent features of one account at one
+// instant for many candidate actions: the profile and rates are computed once.
+// It reads the state as it is when Candidates is called.
+type Candidates struct {
+	s    *State
+	a    *Account
+	p    *Priors
+	prof [hoursOfWeek]float64
+}
+
+// Candidates prepares the action-dependent read-out of the account. Like
+// Read, the state must hold exactly the account's events before the decision.
+func (s *State) Candidates(a *Account, p *Priors) *Candidates {
+	c := &Candidates{s: s, a: a, p: p}
+	s.profile(a, p, &c.prof)
+	return c
+}
+
+// Values appends the ActionNames features of the action (channel, send
+// instant sendAt in UTC microseconds, message) to dst. An unknown or empty
+// channel or message reads NaN for its feature.
+func (c *Candidates) Values(channel string, sendAt int64, message string, dst []float64) []float64 {
+	ch, msg := int8(datasets.ChannelIndex(channel)), int8(datasets.MessageIndex(message))
+	return c.s.actionValues(c.a, c.p, &c.prof, ch, msg, sendAt, dst)
+}
+
+// ActionColumns maps the ActionNames features into a model's row: entry i is
+// the position of ActionNames()[i] among the model's feature names, -1 when
+// the model does not use it.
+type ActionColumns [numAction]int
+
+// NewActionColumns finds the action-dependent features among a model's
+// feature names.
+func NewActionColumns(names []string) ActionColumns {
+	var cols ActionColumns
+	for i, n := range actionNames {
+		cols[i] = -1
+		for j, f := range names {
+			if f == n {
+				cols[i] = j
+				break
+			}
+		}
+	}
+	return cols
+}
+
+// Any reports whether the model uses any action-dependent feature.
+func (cols ActionColumns) Any() bool {
+	for _, c := range cols {
+		if c >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Fill writes the action's features into row at cols: the per-candidate step
+// of serving and of the scorer's Fill callback.
+func (c *Candidates) Fill(cols ActionColumns, channel string, sendAt int64, message string, row []float64) {
+	var buf [numAction]float64
+	v := c.Values(channel, sendAt, message, buf[:0])
+	for i, j := range cols {
+		if j >= 0 {
+			row[j] = v[i]
+		}
+	}
+}
+
+// LocalSend returns the instant (UTC microseconds) of local hour:00 on the
+// calendar date of day in the account's zone; a candidate's send slot on a
+// given day.
+func (a *Account) LocalSend(day time.Time, hour int) int64 {
+	y, m, d := day.Date()
+	return time.Date(y, m, d, hour, 0, 0, 0, a.clock.loc).UnixMicro()
+}
+
+// FillLocal returns a callback that fills the action features of a candidate
+// given by its local send hour on the account's local date of day: the shape
+// of models/action's Request.Fill once wrapped, so the scorer's candidates go
+// through Candidates.Fill.
+func (c *Candidates) FillLocal(cols ActionColumns, day time.Time) func(channel string, hour int, message string, row []float64) {
+	var at [24]int64
+	for h := range at {
+		at[h] = c.a.LocalSend(day, h)
+	}
+	return func(channel string, hour int, message string, row []float64) {
+		if hour < 0 || hour > 23 {
+			for _, j := range cols {
+				if j >= 0 {
+					row[j] = math.NaN()
+				}
+			}
+			return
+		}
+		c.Fill(cols, channel, at[hour], message, row)
+	}
+}

@@ -1,0 +1,146 @@
+package simulate
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"time"
+)
+
+// Policy names.
+const (
+	PolicyBAU    = "bau"
+	PolicyRandom = "random"
+	PolicyModel  = "model"
+	PolicyOracle = "oracle"
+)
+
+// Policies lists every policy, bau first (the baseline of the uplift).
+var Policies = []string{PolicyBAU, PolicyRandom, PolicyModel, PolicyOracle}
+
+// Rates converts one minor unit of each currency to US cents, so liquidation
+// can be summed over currencies (fixed, documented, not market rates).
+var Rates = map[string]float64{"USD": 1, "CAD": 0.74, "AUD": 0.66, "NZD": 0.60, "GBP": 1.27}
+
+// Options are the knobs of a simulation.
+type Options struct {
+	// Accounts and Days size the world; Seeds are the worlds played (each
+	// policy is played once per seed).
+	Accounts, Days int
+	Seeds          []uint64
+	// Policies to play; bau is always played first (the uplift baseline).
+	Policies []string
+	// Start is the first simulated day, a UTC midnight.
+	Start time.Time
+	// ReferralSpread is the share of Days over which referrals arrive.
+	ReferralSpread float64
+	// Cadence is the fewest days between two contacts of the random, model and
+	// oracle policies (the workflow's rule; bau has its own schedule); 0 means
+	// by balance like bau's (2, 3 or 4 days), so every policy contacts about
+	// as often and they differ in how, when and with what.
+	Cadence int
+	// Epsilon is the engine's exploration share in the model policy.
+	Epsilon float64
+	// RetrainEvery is the retraining period of the model policy in days (0:
+	// never; the pretrained model plays throughout).
+	RetrainEvery int
+	// PretrainAccounts and PretrainDays size the separate BAU history (seed +
+	// 1000) the first model is trained on.
+	PretrainAccounts, PretrainDays int
+	// TrainAccounts caps the accounts whose logs a retraining replays (a
+	// seeded sample), and TrainRows the rows it fits on (the latest).
+	TrainAccounts, TrainRows int
+	// Target is the outcome the model predicts (features.OutcomeNames).
+	Target string
+	// GBDTIter caps the boosting rounds of each fit.
+	GBDTIter int
+	// Bootstrap is the number of resamples of the uplift intervals.
+	Bootstrap int
+	// OPE runs the off-policy validation (see ValidateOPE) once per seed.
+	OPE bool
+	// OPEEpsilon is the target policy's exploration in the validation.
+	OPEEpsilon float64
+	// Workers simulating account shards; 0 means GOMAXPROCS.
+	Workers int
+	// Tenant names the simulated tenant.
+	Tenant string
+	// Progress, when not nil, receives a progress bar.
+	Progress io.Writer
+}
+
+// DefaultOptions: 50,000 accounts x 90 days, seeds 1-3, every policy, weekly
+// retraining, bau's contact cadence by balance, the OPE validation.
+func DefaultOptions() Options {
+	return Options{
+		Accounts:         50000,
+		Days:             90,
+		Seeds:            []uint64{1, 2, 3},
+		Policies:         slices.Clone(Policies),
+		Start:            time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC),
+		ReferralSpread:   0.2,
+		Cadence:          0,
+		Epsilon:          0.05,
+		RetrainEvery:     7,
+		PretrainAccounts: 20000,
+		PretrainDays:     45,
+		TrainAccounts:    8000,
+		TrainRows:        60000,
+		Target:           "engaged_48h",
+		GBDTIter:         60,
+		Bootstrap:        500,
+		OPE:              true,
+		OPEEpsilon:       0.1,
+		Tenant:           "sim",
+	}
+}
+
+func (o *Options) check() error {
+	switch {
+	case o.Accounts <= 0:
+		return fmt.Errorf("simulate: accounts %d: must be positive", o.Accounts)
+	case o.Days <= 0 || o.Days > 366:
+		return fmt.Errorf("simulate: days %d: must be in 1..366", o.Days)
+	case len(o.Seeds) == 0:
+		return fmt.Errorf("simulate: no seed")
+	case o.Cadence < 0:
+		return fmt.Errorf("simulate: cadence %d: must not be negative", o.Cadence)
+	case o.Epsilon < 0 || o.Epsilon > 1 || o.OPEEpsilon < 0 || o.OPEEpsilon > 1:
+		return fmt.Errorf("simulate: epsilon %v / %v: must be in [0, 1]", o.Epsilon, o.OPEEpsilon)
+	case o.RetrainEvery < 0:
+		return fmt.Errorf("simulate: retrain every %d days: must not be negative", o.RetrainEvery)
+	case o.Start.IsZero() || !o.Start.Equal(o.Start.UTC().Truncate(24*time.Hour)):
+		return fmt.Errorf("simulate: start %s: must be a UTC midnight", o.Start)
+	case o.Workers < 0:
+		return fmt.Errorf("simulate: workers %d: must not be negative", o.Workers)
+	case o.Tenant == "":
+		return fmt.Errorf("simulate: empty tenant")
+	}
+	for _, p := range o.Policies {
+		if !slices.Contains(Policies, p) {
+			return fmt.Errorf("simulate: unknown policy %q (want %v)", p, Policies)
+		}
+	}
+	if slices.Contains(o.Policies, PolicyModel) && (o.PretrainAccounts <= 0 || o.PretrainDays <= 0) {
+		return fmt.Errorf("simulate: the model policy needs a pretraining history (accounts %d, days %d)", o.PretrainAccounts, o.PretrainDays)
+	}
+	return nil
+}
+
+func (o *Options) workers() int {
+	if o.Workers > 0 {
+		return o.Workers
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// ordered returns the policies to play, bau first, each once.
+func (o *Options) ordered() []string {
+	out := []string{PolicyBAU}
+	for _, p := range Policies {
+		if p != PolicyBAU && slices.Contains(o.Policies, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,280 @@
+package simulate
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/engagehq/engage/datasets"
+	"github.com/engagehq/engage/datasets/synth"
+	"github.com/engagehq/engage/features"
+	"github.com/engagehq/engage/models/action"
+	"github.com/engagehq/engage/models/registry"
+	"github.com/engagehq/engage/serving/engine"
+	"github.com/engagehq/engage/training"
+)
+
+// trainer trains, registers and promotes the model policy's models in a
+// registry in a temporary directory.
+type trainer struct {
+	o        *Options
+	seed     uint64
+	dir      string
+	reg      *registry.Registry
+	priors   *features.Priors
+	meta     map[string]string
+	base     *datasets.Table // the pretraining history's logged table
+	spent    time.Duration
+	versions []string
+}
+
+func newTrainer(_ context.Context, o *Options, seed uint64) (*trainer, error) {
+	dir, err := os.MkdirTemp("", "engage-simulate-registry-")
+	if err != nil {
+		return nil, fmt.Errorf("registry dir: %w", err)
+	}
+	reg, err := action.Open(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	return &trainer{o: o, seed: seed, dir: dir, reg: reg}, nil
+}
+
+func (t *trainer) close() { os.RemoveAll(t.dir) }
+
+// memSink collects a synth history in memory.
+type memSink struct {
+	events    []datasets.Event
+	decisions []datasets.Decision
+}
+
+// Decision implements synth.Sink.
+func (m *memSink) Decision(d datasets.Decision) error {
+	m.decisions = append(m.decisions, d)
+	return nil
+}
+
+// Event implements synth.Sink.
+func (m *memSink) Event(e datasets.Event) error { m.events = append(m.events, e); return nil }
+
+// pretrain trains the first model on a separate world's BAU history (seed +
+// 1000), whose exploration covers every action.
+func (t *trainer) pretrain(ctx context.Context) (engine.Scorer, error) {
+	began := time.Now()
+	wo := synth.DefaultOptions()
+	wo.Accounts, wo.Days, wo.Seed, wo.Start, wo.Tenant = t.o.PretrainAccounts, t.o.PretrainDays, t.seed+1000, t.o.Start, t.o.Tenant
+	wo.Workers = t.o.Workers
+	w, err := synth.New(wo)
+	if err != nil {
+		return nil, fmt.Errorf("pretraining world: %w", err)
+	}
+	var sink memSink
+	if err := w.History(ctx, &sink); err != nil {
+		return nil, fmt.Errorf("pretraining history: %w", err)
+	}
+	rows, priors, err := features.Replay(w.Accounts(), sink.events, sink.decisions, features.DefaultOptions())
+	if err != nil {
+		return nil, fmt.Errorf("pretraining features: %w", err)
+	}
+	t.priors = priors
+	pj, err := priors.JSON()
+	if err != nil {
+		return nil, err
+	}
+	t.meta = map[string]string{training.MetaPriors: string(pj)}
+	if t.base, err = toTable(rows); err != nil {
+		return nil, err
+	}
+	sc, err := t.fit(ctx, t.base, fmt.Sprintf("pretrain-seed-%d", t.seed+1000))
+	t.spent += time.Since(began)
+	return sc, err
+}
+
+// retrain fits on the simulation's own logs before day d (a seeded sample of
+// accounts) plus the pretraining history, and promotes the model. A fit that
+// fails keeps the current model (nil scorer).
+func (t *trainer) retrain(ctx context.Context, s *sim, d int) (engine.Scorer, error) {
+	began := time.Now()
+	defer func() { t.spent += time.Since(began) }()
+	cut := s.o.Start.Add(time.Duration(d) * 24 * time.Hour).UnixMicro()
+	idx := make([]int, len(s.accts))
+	for i := range idx {
+		idx[i] = i
+	}
+	if len(idx) > t.o.TrainAccounts && t.o.TrainAccounts > 0 {
+		rng := rngFor(t.seed, fmt.Sprintf("train-sample-%d", d))
+		rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
+		idx = idx[:t.o.TrainAccounts]
+		slices.Sort(idx)
+	}
+	var accts []datasets.Account
+	var events []datasets.Event
+	var decs []datasets.Decision
+	for _, i := range idx {
+		a := s.accts[i]
+		if len(a.decs) == 0 {
+			continue
+		}
+		accts = append(accts, *a.row)
+		for k := range a.events {
+			if a.events[k].At < cut {
+				events = append(events, a.events[k])
+			}
+		}
+		for k := range a.decs {
+			if a.decs[k].At < cut {
+				decs = append(decs, a.decs[k])
+			}
+		}
+	}
+	if len(decs) == 0 {
+		return nil, nil
+	}
+	fo := features.DefaultOptions()
+	fo.Priors, fo.End = t.priors, cut
+	rows, _, err := features.Replay(accts, events, decs, fo)
+	if err != nil {
+		return nil, fmt.Errorf("retrain day %d features: %w", d, err)
+	}
+	tab, err := toTable(rows)
+	if err != nil {
+		return nil, err
+	}
+	if err := tab.Append(t.base); err != nil {
+		return nil, err
+	}
+	tab = sample(tab, t.o.TrainRows, rngFor(t.seed, fmt.Sprintf("train-rows-%d", d)).Uint64())
+	sc, err := t.fit(ctx, tab, fmt.Sprintf("simulation-seed-%d-day-%d", t.seed, d))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		slog.Warn("simulate: retraining failed; keeping the current model", "day", d, "err", err)
+		return nil, nil
+	}
+	return sc, nil
+}
+
+// fit trains, registers, promotes and loads a model from the registry.
+func (t *trainer) fit(ctx context.Context, tab *datasets.Table, data string) (engine.Scorer, error) {
+	o := training.DefaultOptions()
+	o.Target, o.Seed = t.o.Target, t.seed
+	if t.o.GBDTIter > 0 {
+		o.GBDT.MaxIter = t.o.GBDTIter
+	}
+	o.Title, o.Owner = "engage simulate: "+data, "engage simulate"
+	rep, err := training.Fit(ctx, tab, t.meta, data, o)
+	if err != nil {
+		return nil, fmt.Errorf("fit %s: %w", data, err)
+	}
+	v, err := t.reg.Register(rep.Artifact, rep.Card)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.reg.Promote(v.Name); err != nil {
+		return nil, err
+	}
+	m, err := action.Load(t.reg, "")
+	if err != nil {
+		return nil, err
+	}
+	t.versions = append(t.versions, fmt.Sprintf("%s (%s, %d rows, AUC %.3f)", v.Name, data, rep.Rows-rep.Dropped, rep.Metrics["auc"]))
+	return engine.NewModelScorer(m)
+}
+
+// toTable lays Replay's rows out as the logged-decisions table the batch
+// driver writes (features.Columns).
+func toTable(rows []features.Row) (*datasets.Table, error) {
+	cols := features.Columns()
+	t := datasets.NewTable(cols, len(rows))
+	ix := func(name string) (int, error) {
+		i := t.Index(name)
+		if i < 0 {
+			return 0, fmt.Errorf("logged table: column %s missing", name)
+		}
+		return i, nil
+	}
+	var fixed [7]int
+	for k, n := range []string{"decision_id", "account_id", "decided_at", "channel", "local_hour", "message", "propensity"} {
+		var err error
+		if fixed[k], err = ix(n); err != nil {
+			return nil, err
+		}
+	}
+	num := append(slices.Clone(features.NumericNames()), features.ActionNames()...)
+	var cat, nix, out []int
+	for _, names := range []struct {
+		dst   *[]int
+		names []string
+	}{{&cat, features.CategoricalNames}, {&nix, num}, {&out, features.OutcomeNames}} {
+		for _, n := range names.names {
+			i, err := ix(n)
+			if err != nil {
+				return nil, err
+			}
+			*names.dst = append(*names.dst, i)
+		}
+	}
+	for r := range rows {
+		row := &rows[r]
+		if len(row.Numeric) != len(nix) || len(row.Categorical) != len(cat) || len(row.Outcomes) != len(out) {
+			return nil, fmt.Errorf("logged table: replay row has %d/%d/%d values, want %d/%d/%d", len(row.Categorical), len(row.Numeric), len(row.Outcomes), len(cat), len(nix), len(out))
+		}
+		d := &row.Decision
+		t.AppendString(fixed[0], d.DecisionID)
+		t.AppendString(fixed[1], d.AccountID)
+		t.AppendTime(fixed[2], d.At)
+		t.AppendString(fixed[3], d.Channel)
+		t.AppendFloat(fixed[4], float64(d.LocalHour))
+		t.AppendString(fixed[5], d.Message)
+		p := d.Propensity
+		if p <= 0 {
+			p = math.NaN()
+		}
+		t.AppendFloat(fixed[6], p)
+		for k, i := range cat {
+			t.AppendString(i, row.Categorical[k])
+		}
+		for k, i := range nix {
+			t.AppendFloat(i, row.Numeric[k])
+		}
+		for k, i := range out {
+			t.AppendFloat(i, row.Outcomes[k])
+		}
+	}
+	return t, nil
+}
+
+// sample keeps n rows of t drawn without replacement (in table order), or t
+// itself when it is no larger.
+func sample(t *datasets.Table, n int, seed uint64) *datasets.Table {
+	if n <= 0 || t.Len() <= n {
+		return t
+	}
+	rng := rngFor(seed, "rows")
+	keep := rng.Perm(t.Len())[:n]
+	slices.Sort(keep)
+	u := datasets.NewTable(t.Columns, n)
+	for i := range t.Columns {
+		switch {
+		case t.Floats[i] != nil:
+			for _, r := range keep {
+				u.Floats[i] = append(u.Floats[i], t.Floats[i][r])
+			}
+		case t.Times[i] != nil:
+			for _, r := range keep {
+				u.Times[i] = append(u.Times[i], t.Times[i][r])
+			}
+		default:
+			for _, r := range keep {
+				u.Strings[i] = append(u.Strings[i], t.Strings[i][r])
+			}
+		}
+	}
+	return u
+}
