@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/bits"
 	"slices"
@@ -16,14 +17,17 @@ import (
 // arm64): PLAIN fixed-width values are then copied, not converted.
 var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
+// maxDictBytes bounds a string dictionary's page, whatever its number of values.
+const maxDictBytes = 4 << 20
+
 // colEnc encodes one column of a logged table into Parquet pages, one column
 // chunk (row group) at a time. Pages are encoded as they fill, so only the
 // compressed chunk and one page of values are held.
 //
 // A chunk starts dictionary encoded (unless the column's previous chunk
-// outgrew MaxDictionary) and switches to PLAIN at the next page boundary once
-// its dictionary holds more than MaxDictionary values; readers handle such
-// mixed chunks (parquet-mr and Arrow write them too).
+// outgrew its dictionary) and switches to PLAIN at the next page boundary once
+// the dictionary stops paying (dictFull); readers handle such mixed chunks
+// (parquet-mr and Arrow write them too).
 type colEnc struct {
 	kind     Kind
 	optional bool // time columns: nulls for MissingTime
@@ -40,6 +44,7 @@ type colEnc struct {
 	dict64     []uint64
 	strIdx     map[string]int32
 	dictS      []string
+	dictBytes  int // PLAIN size of dictS
 	prev64     uint64
 	prevS      string
 	prevIdx    int32 // -1: no previous value in this chunk
@@ -60,7 +65,6 @@ type colEnc struct {
 	meta      format.ColumnMetaData
 	nulls     int64
 	usedDict  bool
-	usedPlain bool
 	haveStats bool
 	minF      float64 // PLAIN pages' bounds (numeric)
 	maxF      float64
@@ -92,11 +96,16 @@ func (e *colEnc) resetChunk() {
 	e.dictMode = !e.startPlain
 	e.pageDict = e.dictMode
 	if e.startPlain {
-		e.hash.n = 0 // PLAIN chunks need no table: shrink it
+		// PLAIN chunks need no dictionary: shrink the table, drop the map.
+		e.hash.n = 0
+		if len(e.strIdx) > 0 {
+			e.strIdx = map[string]int32{}
+		}
 	}
 	e.hash.reset()
 	e.dict64 = e.dict64[:0]
 	clear(e.strIdx)
+	e.dictBytes = 0
 	clear(e.dictS) // drop references to the caller's strings
 	e.dictS = e.dictS[:0]
 	e.prevIdx = -1
@@ -104,7 +113,7 @@ func (e *colEnc) resetChunk() {
 	e.dictPage = e.dictPage[:0]
 	e.meta = format.ColumnMetaData{}
 	e.nulls = 0
-	e.usedDict, e.usedPlain, e.haveStats = false, false, false
+	e.usedDict, e.haveStats = false, false
 }
 
 // add encodes rows [lo, hi) of column i of t.
@@ -209,6 +218,7 @@ func (e *colEnc) addStrings(ss []string) {
 				p = int32(len(e.dictS))
 				e.strIdx[s] = p
 				e.dictS = append(e.dictS, s)
+				e.dictBytes += 4 + len(s)
 			}
 		}
 		if k >= 0 {
@@ -223,6 +233,12 @@ func (e *colEnc) addStrings(ss []string) {
 		rn[k] = cnt
 	}
 	e.runV, e.runN, e.prevS, e.prevIdx = rv, rn, prev, p
+}
+
+// dictFull reports whether the chunk's dictionary stops paying, judged at
+// the end of a dictionary page.
+func (e *colEnc) dictFull() bool {
+	return e.dictLen() > e.maxDict || e.dictBytes > maxDictBytes
 }
 
 func (e *colEnc) dictLen() int {
@@ -259,7 +275,6 @@ func (e *colEnc) flushPage() {
 			b = appendUint64s(b, e.raw)
 			e.bound(e.raw)
 		}
-		e.usedPlain = true
 	}
 	e.body = b
 	h := format.PageHeader{Type: format.DataPage}
@@ -272,7 +287,7 @@ func (e *colEnc) flushPage() {
 	}
 	e.data = e.appendPage(e.data, &h, b)
 	e.meta.NumValues += int64(e.rows)
-	if e.pageDict && e.dictLen() > e.maxDict {
+	if e.pageDict && e.dictFull() {
 		e.dictMode = false
 		e.startPlain = true
 	}
@@ -301,6 +316,10 @@ func (e *colEnc) appendPage(dst []byte, h *format.PageHeader, body []byte) []byt
 			return dst
 		}
 		page = e.comp
+	}
+	if len(body) > math.MaxInt32 || len(page) > math.MaxInt32 {
+		e.err = fmt.Errorf("page of %d bytes is too large for Parquet", len(body))
+		return dst
 	}
 	h.UncompressedPageSize = int32(len(body))
 	h.CompressedPageSize = int32(len(page))
@@ -448,31 +467,38 @@ func appendHybrid(dst []byte, vals []uint32, bw int) []byte {
 // repeated rn[i] times, no two neighbours equal); lit is scratch space,
 // returned for reuse.
 func appendHybridRuns(dst []byte, rv, rn []uint32, bw int, lit []uint32) ([]byte, []uint32) {
-	lit = lit[:0]
+	total := 0
+	for _, n := range rn {
+		total += int(n)
+	}
+	buf := slices.Grow(lit[:0], total+8)[:total+8] // +8: room to top up a literal run
+	l := 0                                         // pending literal values in buf
 	for i, v := range rv {
 		n := int(rn[i])
-		pad := (8 - len(lit)%8) % 8
+		if n == 1 {
+			buf[l] = v
+			l++
+			continue
+		}
+		pad := -l & 7
 		if n >= pad+8 {
-			l := len(lit)
-			lit = slices.Grow(lit, pad)[:l+pad]
-			for j := range lit[l:] {
-				lit[l+j] = v
+			for j := range pad {
+				buf[l+j] = v
 			}
-			dst = appendBitPacked(dst, lit, bw)
-			lit = lit[:0]
+			dst = appendBitPacked(dst, buf[:l+pad], bw)
+			l = 0
 			dst = binary.AppendUvarint(dst, uint64(n-pad)<<1)
 			for k := 0; k < (bw+7)/8; k++ {
 				dst = append(dst, byte(v>>(8*k)))
 			}
 			continue
 		}
-		l := len(lit)
-		lit = slices.Grow(lit, n)[:l+n]
-		for j := range lit[l:] {
-			lit[l+j] = v
+		for j := range n {
+			buf[l+j] = v
 		}
+		l += n
 	}
-	return appendBitPacked(dst, lit, bw), lit
+	return appendBitPacked(dst, buf[:l], bw), buf[:0]
 }
 
 // appendBitPacked appends a bit-packed run of vals (zero padded to a multiple

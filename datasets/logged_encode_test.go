@@ -140,7 +140,8 @@ func featureLikeTable(seed uint64, n int) *Table {
 	for i := range 24 {
 		cols = append(cols, Column{Name: "f" + strconv.Itoa(i), Role: RoleContext, Kind: KindNumeric})
 	}
-	cols = append(cols, Column{Name: "p", Role: RolePropensity, Kind: KindNumeric})
+	cols = append(cols, Column{Name: "p", Role: RolePropensity, Kind: KindNumeric},
+		Column{Name: "never", Role: RoleOutcome, Kind: KindTime}, Column{Name: "unknown", Role: RoleOutcome, Kind: KindNumeric})
 	r := newRand(seed)
 	t := NewTable(cols, n)
 	acct, left := 0, 0
@@ -182,6 +183,8 @@ func featureLikeTable(seed uint64, n int) *Table {
 			t.AppendFloat(5+i, x)
 		}
 		t.AppendFloat(5+len(feat), float64(r.IntN(20))/20)
+		t.AppendTime(6+len(feat), MissingTime)
+		t.AppendFloat(7+len(feat), math.NaN())
 	}
 	return t
 }

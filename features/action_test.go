@@ -100,3 +100,27 @@ func TestSlotResponse(t *testing.T) {
 		t.Fatalf("filled row %v, want [7 _ %v]", row, r19)
 	}
 }
+
+// TestPriorsVersion1: priors saved before the send-slot response (version 1,
+// no slot fields) still load, with a flat response over the day.
+func TestPriorsVersion1(t *testing.T) {
+	p := UniformPriors()
+	p.Version, p.SlotResponse, p.ResponseRate, p.SlotStrength = 1, nil, 0, 0
+	b, err := p.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := ParsePriors(b)
+	if err != nil {
+		t.Fatalf("version 1 priors rejected: %v", err)
+	}
+	for h, r := range q.slotRate {
+		if r != 1 {
+			t.Fatalf("version 1 slot shape at %02d:00 is %v, want 1", h, r)
+		}
+	}
+	q.Version = 3
+	if err := q.Prepare(); err == nil {
+		t.Fatal("version 3 priors accepted")
+	}
+}

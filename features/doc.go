@@ -8,10 +8,12 @@
 // A State is a fixed-size fold over one account's events (State.apply is the only
 // place an event changes it) and State.Read is the only read-out: it fills a
 // vector laid out by NumericNames. Account.Categorical gives the categorical
-// features (CategoricalNames). State.SlotAffinity is the one feature that depends
-// on the action: how strongly the debtor engages in the local hour of week of a
-// candidate send slot. Read at instant t with a state holding exactly the events
-// strictly before t; nothing else enters, so no feature can see the future.
+// features (CategoricalNames). The action-dependent context features
+// (ActionNames) describe the history as it bears on one candidate action: the
+// batch driver fills them for the logged action and serving and the scorer per
+// candidate, all through State.actionValues (State.Candidates is the public
+// door). Read at instant t with a state holding exactly the events strictly
+// before t; nothing else enters, so no feature can see the future.
 //
 // Features (see NumericNames for the exact columns):
 //   - static: balance, days past due (at referral plus days since), days since
@@ -21,12 +23,24 @@
 //     engagement events (open, click, reply, answered call, inbound call), the
 //     Beta-smoothed engagement rate (engaged contacts + m·prior) / (sent + m)
 //     with the population rate as prior, hours since the last engagement, opted out;
-//   - time: engagements per LOCAL hour of week (168 bins, Sunday 00:00 first, in
-//     the account's IANA zone, DST and half-hour offsets included), smoothed over
-//     neighbouring hours (1/4, 1/2, 1/4) and shrunk toward the profile of the
-//     debtor's segment (age band | region) with weight k/(n+k); read out as 24
+//   - time: engagements counted per LOCAL hour of week (168 bins, Sunday 00:00
+//     first, in the account's IANA zone, DST and half-hour offsets included, at
+//     the engagement instant: when the debtor was active). The profile pools the
+//     debtor's counts by hour of day over weekdays and over weekend days (a
+//     handful of engagements cannot fill 168 bins), smooths them over
+//     neighbouring hours (1/4, 1/2, 1/4) and shrinks them toward the profile of
+//     the debtor's segment (age band | region) with weight k/(n+k); read out as 24
 //     hour-of-day shares, 7 day-of-week shares, the peak hour of week, n and the
-//     own-data weight, plus send_slot_affinity = 168 × profile(slot);
+//     own-data weight. The state also counts contacts per local hour of day of
+//     the send and those that got an engagement (the send-slot response);
+//   - action-dependent (ActionNames): send_slot_affinity = 168 × profile(slot);
+//     send_slot_relative = profile(slot) / profile(peak hour of that day);
+//     send_slot_response = the debtor's response rate to sends in the slot's hour
+//     (smoothed over neighbouring hours, shrunk with SlotStrength toward their
+//     overall rate shaped by the population's response over the day);
+//     channel_affinity and message_affinity = the candidate channel's engagement
+//     rate and message's response rate (the values of the per-channel and
+//     per-message columns, matched to the action);
 //   - message (datasets.Messages order): contacts with each variant, and the
 //     smoothed response rate (engagement with that contact) and payment rate (a
 //     payment within 7 days of the account's latest contact, once per contact);
@@ -47,8 +61,12 @@
 // # Priors
 //
 // Priors hold the population numbers the smoothing shrinks toward: engagement
-// rate per channel, response and payment rate per message, and the hour-of-week
-// profile of everybody and of each segment. The batch driver computes them in a
+// rate per channel, response and payment rate per message, the response rate
+// per local send hour, and the hour-of-week profile of everybody and of each
+// segment (format version 2; version 1 priors still load, with a flat send-hour
+// response). The default strengths are small (3 contacts, 4 engagements):
+// preferences are individual, so a few observations outweigh the segment. The
+// batch driver computes them in a
 // first pass over the whole training history (population-level statistics of the
 // training period: standard practice, and a fixed model parameter afterwards;
 // pass Options.Priors to reuse a training set's priors for a test set). They are
@@ -71,8 +89,10 @@
 // the file row. Replay is the same driver over slices in memory.
 //
 // Outcomes are measured from the send instant t0 = max(decided_at, send_at):
-// an event counts when t0 < at <= t0 + window. engaged_48h: any engagement event
-// of the account; paid_7d, paid_30d, amount_30d (minor units); complaint_7d;
+// an event counts when t0 < at <= t0 + window. engaged_48h: an engagement event
+// on the decision's channel (the response to that contact; any channel when the
+// decision has none; an inbound call without a channel counts as a call);
+// paid_7d, paid_30d, amount_30d (minor units); complaint_7d;
 // optout_7d. An outcome whose window reaches past the end of the history (the
 // latest event or decision instant, or Options.End) is NaN: censored, unknown,
 // never a negative. The propensity is NaN when the log recorded 0 (unknown).
@@ -89,5 +109,6 @@
 // encoding (MarshalBinary) starts with StateVersion; any other version is refused
 // with ErrStateVersion rather than misread. It keeps every field, so a state read
 // after any number of store round trips reads out exactly as the batch driver's.
-// Typical states are 100-250 bytes, a year of heavy traffic under 1 KB.
+// Version 2 added the send-slot counts. Typical states are 100-300 bytes, a
+// year of heavy traffic under 1 KB.
 package features

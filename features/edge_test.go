@@ -220,3 +220,31 @@ func TestBuildCancelled(t *testing.T) {
 		t.Fatalf("a cancelled build left %v", left)
 	}
 }
+
+// TestEngagedOnChannel: engaged_48h is the response to the contact, an
+// engagement on the decision's channel; an open of an earlier email does not
+// count for an sms decision, and an inbound call counts for a call decision.
+func TestEngagedOnChannel(t *testing.T) {
+	a := testAccount("A1", "UTC")
+	d1 := dec("D1", "A1", t0) // sms, sent at t0+1h
+	d2 := dec("D2", "A1", t0+5*usDay)
+	d2.Channel = datasets.ChannelCall
+	d3 := dec("D3", "A1", t0+10*usDay)
+	evs := []datasets.Event{
+		{EventID: "E1", AccountID: "A1", Type: datasets.EventOpened, Channel: datasets.ChannelEmail, At: t0 + 2*usHour},
+		{EventID: "E2", AccountID: "A1", Type: datasets.EventInboundCall, At: t0 + 5*usDay + 3*usHour},
+		{EventID: "E3", AccountID: "A1", Type: datasets.EventClicked, Channel: datasets.ChannelSMS, At: t0 + 10*usDay + 2*usHour},
+	}
+	o := DefaultOptions()
+	o.Priors, o.End = UniformPriors(), t0+60*usDay
+	rows, _, err := Replay([]datasets.Account{a}, evs, []datasets.Decision{d1, d2, d3}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{"D1": 0, "D2": 1, "D3": 1}
+	for _, r := range rows {
+		if got := r.Outcomes[oEngaged48h]; got != want[r.Decision.DecisionID] {
+			t.Errorf("%s (%s) engaged_48h %v, want %v", r.Decision.DecisionID, r.Decision.Channel, got, want[r.Decision.DecisionID])
+		}
+	}
+}

@@ -38,6 +38,7 @@ var outcomeWindows = [numOutcomes]int64{engageWindow, shortWindow, longWindow, l
 // pendingRow is a decision read out, waiting for its outcomes.
 type pendingRow struct {
 	d    *datasets.Decision
+	ch   int8 // the decision's channel, -1 none
 	t0   int64
 	feat []float64 // NumericNames values then the ActionNames values of the logged action
 	out  [numOutcomes]float64
@@ -112,7 +113,7 @@ func (r *replayer) readUntil(at int64) {
 		ch, _ := channelCode(d.Channel)
 		msg, _ := messageCode(d.Message)
 		r.arena = r.st.actionValues(r.acct, r.priors, &r.prof, ch, msg, send, r.arena)
-		r.rows = append(r.rows, pendingRow{d: d, t0: send, feat: r.arena[lo:len(r.arena):len(r.arena)]})
+		r.rows = append(r.rows, pendingRow{d: d, ch: ch, t0: send, feat: r.arena[lo:len(r.arena):len(r.arena)]})
 	}
 }
 
@@ -120,6 +121,10 @@ func (r *replayer) readUntil(at int64) {
 func (r *replayer) event(ev *event) {
 	r.readUntil(ev.at)
 	k := kinds[ev.typ]
+	evCh := ev.ch
+	if evCh < 0 && k&kCallChannel != 0 {
+		evCh = chCall
+	}
 	if k&(kEngaged|kPayment|kComplaint|kOptOut) != 0 && r.open < len(r.rows) {
 		for r.open < len(r.rows) && r.rows[r.open].t0+maxOutcomeWindow < ev.at {
 			r.open++
@@ -132,7 +137,8 @@ func (r *replayer) event(ev *event) {
 			}
 			switch {
 			case k&kEngaged != 0:
-				if dt <= engageWindow {
+				// the response to this contact: an engagement on its channel
+				if dt <= engageWindow && (p.ch < 0 || evCh == p.ch) {
 					p.out[oEngaged48h] = 1
 				}
 			case k&kPayment != 0:

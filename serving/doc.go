@@ -35,6 +35,35 @@
 // recall, which no event type expresses yet, so it is never produced. Every
 // change is appended to the tenant's change feed (GET /v1/changes).
 //
+// # Decisions: caching and durability
+//
+// A decision reads a per-account view: the prepared account, the decoded
+// feature state, and the compliance Subject compiled from the account and its
+// contact ledger. Views live in a bounded LRU (Options.CacheAccounts, per
+// tenant and account) and are dropped when an event batch or referral touching
+// the account is stored (before its 2xx), so every decision after an
+// acknowledged write sees it; a view read concurrently with a write is never
+// cached after the write's invalidation (per-shard generations). The ledger
+// in a view is bounded: entries of the last engine.Lookback (the longest
+// rule window of the packs in effect plus two days) plus a week, and of older
+// ones only what the firewall can still need (engine.PruneLedger), so checks
+// answer exactly as with the whole history; a decision whose "now" lies before
+// the view's detail rebuilds it from the store.
+//
+// A 2xx for a decision means its audit record is synced. Audit writes of
+// concurrent requests are group-committed by the store (one sync for every
+// request waiting); a batch request commits its records in one transaction.
+//
+// # Dashboard login
+//
+// Browsers cannot send a bearer key, so GET /dashboard/login serves a form and
+// POST /dashboard/login exchanges a key with the reports scope for an opaque,
+// random session id in an HttpOnly, SameSite=Strict cookie scoped to
+// /dashboard (Secure over TLS). The key stays server-side, re-authenticated on
+// every request (a revoked key ends its sessions); sessions expire after
+// Options.SessionTTL or at POST /dashboard/logout. The cookie is not accepted
+// by /v1.
+//
 // # Models
 //
 // The promoted model of the registry is loaded at start and after each POST

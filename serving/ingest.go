@@ -118,18 +118,19 @@ func (s *Server) Refer(tenant string, rows []datasets.Account) (ReferralsRespons
 		return ReferralsResponse{}, err
 	}
 	res, err := s.db.UpsertAccounts(tenant, rows)
-	if err != nil {
-		if ae := batchError("accounts", err); ae != nil {
-			return ReferralsResponse{}, ae
-		}
-		return ReferralsResponse{}, err
-	}
+	// Invalidate whatever the outcome: a failed batch may have committed parts.
 	keys := make([]string, len(rows))
 	for i := range rows {
 		keys[i] = cacheKey(tenant, rows[i].ID)
 	}
 	s.accts.drop(keys...)
 	s.views.drop(keys...)
+	if err != nil {
+		if ae := batchError("accounts", err); ae != nil {
+			return ReferralsResponse{}, ae
+		}
+		return ReferralsResponse{}, err
+	}
 	s.bump(tenant)
 	s.m.referrals.WithLabelValues("created").Add(float64(res.Created))
 	s.m.referrals.WithLabelValues("updated").Add(float64(res.Updated))

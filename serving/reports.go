@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/engagehq/engage/datasets"
 	"github.com/engagehq/engage/reports"
@@ -49,8 +50,12 @@ func (s *Server) mountReports(e *echo.Echo) {
 	dash := echo.WrapHandler(&dashboard.Handler{Books: books, Prefix: "/dashboard", API: "/v1/reports"})
 	auth := s.auth(store.ScopeReports)
 	e.GET("/v1/reports/:name", api, auth, withKey)
-	e.GET("/dashboard", dash, auth, withKey)
-	e.GET("/dashboard/*", dash, auth, withKey)
+	dauth := s.dashboardAuth(store.ScopeReports)
+	e.GET("/dashboard", dash, dauth, withKey)
+	e.GET("/dashboard/*", dash, dauth, withKey)
+	e.GET(loginPath, s.getLogin)
+	e.POST(loginPath, s.postLogin, middleware.BodyLimit("16K"))
+	e.POST(logoutPath, s.postLogout)
 }
 
 // gens counts each tenant's writes, so that a report cache key changes when

@@ -54,6 +54,8 @@ type Options struct {
 	// decision views, notices of recent decisions), each an LRU of about this
 	// many entries.
 	CacheAccounts int
+	// SessionTTL is how long a dashboard login (cookie session) lasts.
+	SessionTTL time.Duration
 	// Now is the clock of decisions without an explicit "now"; nil means
 	// time.Now.
 	Now func() time.Time
@@ -75,6 +77,7 @@ func DefaultOptions() Options {
 		ReloadEvery:     10 * time.Second,
 		ShutdownTimeout: 15 * time.Second,
 		CacheAccounts:   100_000,
+		SessionTTL:      8 * time.Hour,
 	}
 }
 
@@ -101,6 +104,7 @@ type Server struct {
 	accts    lru[*features.Account] // prepared referral rows
 	views    lru[*view]             // what decisions read, per account
 	notices  noticeCache
+	sessions sessions      // dashboard logins
 	lookback time.Duration // engine.Lookback of the firewall
 }
 
@@ -139,6 +143,9 @@ func New(db *store.DB, fw *compliance.Firewall, reg *registry.Registry, o Option
 	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = d.ShutdownTimeout
+	}
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = d.SessionTTL
 	}
 	if o.CacheAccounts <= 0 {
 		o.CacheAccounts = d.CacheAccounts
@@ -281,18 +288,22 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		d := time.Since(start)
 		s.m.observe(route, c.Request().Method, status, d)
 		if route != "/metrics" && route != "/healthz" && route != "/readyz" {
-			tenant := ""
-			if k, ok := c.Get(ctxKey).(store.Key); ok {
-				tenant = k.Tenant
-			}
 			lvl := slog.LevelDebug
 			if status >= 500 {
 				lvl = slog.LevelError
 			} else if status >= 400 {
 				lvl = slog.LevelInfo
 			}
-			s.log.Log(c.Request().Context(), lvl, "request", "method", c.Request().Method, "route", route,
-				"status", status, "ms", float64(d.Microseconds())/1000, "tenant", tenant, "bytes", c.Response().Size)
+			// Checked first: building the attributes allocates, and at the
+			// default level a 2xx is not logged at all.
+			if ctx := c.Request().Context(); s.log.Enabled(ctx, lvl) {
+				tenant := ""
+				if k, ok := c.Get(ctxKey).(store.Key); ok {
+					tenant = k.Tenant
+				}
+				s.log.LogAttrs(ctx, lvl, "request", slog.String("method", c.Request().Method), slog.String("route", route),
+					slog.Int("status", status), slog.Float64("ms", float64(d.Microseconds())/1000), slog.String("tenant", tenant), slog.Int64("bytes", c.Response().Size))
+			}
 		}
 		return nil
 	}
@@ -321,35 +332,50 @@ func (s *Server) auth(scope string) echo.MiddlewareFunc {
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="engage"`)
 				return apiErr(http.StatusUnauthorized, "Authorization", "missing bearer API key")
 			}
-			sum := sha256.Sum256([]byte(tok))
-			var key store.Key
-			now := time.Now()
-			if v, ok := s.keys.Load(sum); ok && now.Before(v.(cachedKey).until) {
-				key = v.(cachedKey).key
-			} else {
-				k, err := s.db.Authenticate(tok)
-				switch {
-				case errors.Is(err, store.ErrUnauthenticated):
-					return apiErr(http.StatusUnauthorized, "Authorization", "invalid API key")
-				case errors.Is(err, store.ErrRevoked):
-					s.keys.Delete(sum)
-					return apiErr(http.StatusUnauthorized, "Authorization", "API key revoked")
-				case err != nil:
-					return err
-				}
-				key = k
-				s.keys.Store(sum, cachedKey{key: k, until: now.Add(keyCacheTTL)})
+			if err := s.admit(c, tok, scope); err != nil {
+				return err
 			}
-			if !key.Allows(scope) {
-				return apiErr(http.StatusForbidden, "Authorization", fmt.Sprintf("the API key lacks the %q scope", scope))
-			}
-			if !s.allow(key.ID, now) {
-				return apiErr(http.StatusTooManyRequests, "", fmt.Sprintf("rate limit of %.0f requests/s for this API key exceeded; retry later", s.o.RateLimit))
-			}
-			c.Set(ctxKey, key)
 			return next(c)
 		}
 	}
+}
+
+// admit authenticates tok, checks the scope and the key's rate limit, and
+// stores the key for the handler.
+func (s *Server) admit(c echo.Context, tok, scope string) error {
+	now := time.Now()
+	key, err := s.resolveKey(tok, now)
+	if err != nil {
+		return err
+	}
+	if !key.Allows(scope) {
+		return apiErr(http.StatusForbidden, "Authorization", fmt.Sprintf("the API key lacks the %q scope", scope))
+	}
+	if !s.allow(key.ID, now) {
+		return apiErr(http.StatusTooManyRequests, "", fmt.Sprintf("rate limit of %.0f requests/s for this API key exceeded; retry later", s.o.RateLimit))
+	}
+	c.Set(ctxKey, key)
+	return nil
+}
+
+// resolveKey authenticates an API key token (cached for keyCacheTTL).
+func (s *Server) resolveKey(tok string, now time.Time) (store.Key, error) {
+	sum := sha256.Sum256([]byte(tok))
+	if v, ok := s.keys.Load(sum); ok && now.Before(v.(cachedKey).until) {
+		return v.(cachedKey).key, nil
+	}
+	k, err := s.db.Authenticate(tok)
+	switch {
+	case errors.Is(err, store.ErrUnauthenticated):
+		return store.Key{}, apiErr(http.StatusUnauthorized, "Authorization", "invalid API key")
+	case errors.Is(err, store.ErrRevoked):
+		s.keys.Delete(sum)
+		return store.Key{}, apiErr(http.StatusUnauthorized, "Authorization", "API key revoked")
+	case err != nil:
+		return store.Key{}, err
+	}
+	s.keys.Store(sum, cachedKey{key: k, until: now.Add(keyCacheTTL)})
+	return k, nil
 }
 
 // tenantOf returns the tenant of the authenticated request.

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -31,27 +33,46 @@ func (db *DB) PutDecisions(tenant string, recs []DecisionRecord) error {
 		return err
 	}
 	r := &decReq{tenant: tenant, recs: recs, vals: make([][]byte, len(recs)), done: make(chan struct{})}
+	// Encode (and validate) the records, in parallel for large batches:
+	// Marshal validates and compacts each payload (a json.RawMessage).
+	bad := make([]error, len(recs))
+	encode := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			rec := &recs[i]
+			row := func(field, reason string) error {
+				return &RowError{Kind: "decision", Row: i, ID: rec.ID, Field: field, Reason: reason}
+			}
+			if s := checkID(rec.ID); s != "" {
+				bad[i] = row("decision_id", s)
+			} else if s := checkID(rec.AccountID); s != "" {
+				bad[i] = row("account_id", s)
+			} else if v, err := json.Marshal(rec); err != nil {
+				bad[i] = row("payload", "not valid JSON")
+			} else {
+				r.vals[i] = v
+			}
+		}
+	}
+	if w := runtime.GOMAXPROCS(0); len(recs) >= 256 && w > 1 {
+		var wg sync.WaitGroup
+		chunk := (len(recs) + w - 1) / w
+		for lo := 0; lo < len(recs); lo += chunk {
+			wg.Add(1)
+			go func(lo, hi int) { defer wg.Done(); encode(lo, hi) }(lo, min(lo+chunk, len(recs)))
+		}
+		wg.Wait()
+	} else {
+		encode(0, len(recs))
+	}
 	seen := make(map[string]int, len(recs))
 	for i := range recs {
-		rec := &recs[i]
-		bad := func(field, reason string) error {
-			return &RowError{Kind: "decision", Row: i, ID: rec.ID, Field: field, Reason: reason}
+		if bad[i] != nil {
+			return bad[i]
 		}
-		if s := checkID(rec.ID); s != "" {
-			return bad("decision_id", s)
-		}
-		if s := checkID(rec.AccountID); s != "" {
-			return bad("account_id", s)
-		}
-		// Marshal validates the payload (a json.RawMessage) while encoding it.
-		v, err := json.Marshal(rec)
-		if err != nil {
-			return bad("payload", "not valid JSON")
-		}
-		r.vals[i] = v
+		rec, v := &recs[i], r.vals[i]
 		if j, ok := seen[rec.ID]; ok {
 			if !bytes.Equal(r.vals[j], v) {
-				return bad("decision_id", fmt.Sprintf("reused in this batch with different content (row %d)", j))
+				return &RowError{Kind: "decision", Row: i, ID: rec.ID, Field: "decision_id", Reason: fmt.Sprintf("reused in this batch with different content (row %d)", j)}
 			}
 			continue
 		}

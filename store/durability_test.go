@@ -94,6 +94,19 @@ func TestCrashChild(t *testing.T) {
 		os.Exit(2)
 	}
 	fmt.Println("ACK accounts")
+	// Concurrent audit writers: their calls are group-committed.
+	for g := 0; g < 8; g++ {
+		go func() {
+			for n := 0; ; n++ {
+				id := fmt.Sprintf("g%d-%d", g, n)
+				if err := db.PutDecision("t1", DecisionRecord{ID: id, AccountID: as[n%50].ID, At: int64(n), Payload: []byte(`{"g":1}`)}); err != nil {
+					fmt.Println("ERR", err)
+					os.Exit(2)
+				}
+				fmt.Println("DACK", id)
+			}
+		}()
+	}
 	for b := 0; ; b++ {
 		if _, err := db.AppendEvents("t1", events(fmt.Sprintf("b%d-", b), as, 200), testApply); err != nil {
 			fmt.Println("ERR", err)
@@ -127,6 +140,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	acked := -1
+	var dacked []string
 	sc := bufio.NewScanner(out)
 	deadline := time.Now().Add(10 * time.Second)
 	for sc.Scan() {
@@ -134,7 +148,9 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		if strings.HasPrefix(line, "ERR") {
 			t.Fatalf("child: %s", line)
 		}
-		if n, err := strconv.Atoi(strings.TrimPrefix(line, "ACK ")); err == nil {
+		if id, ok := strings.CutPrefix(line, "DACK "); ok {
+			dacked = append(dacked, id)
+		} else if n, err := strconv.Atoi(strings.TrimPrefix(line, "ACK ")); err == nil {
 			acked = n
 		}
 		if acked >= 20 || time.Now().After(deadline) {
@@ -148,7 +164,10 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	if acked < 0 {
 		t.Fatal("child acknowledged nothing")
 	}
-	t.Logf("child killed after %d acknowledged batches", acked+1)
+	t.Logf("child killed after %d acknowledged batches and %d concurrent decisions", acked+1, len(dacked))
+	if len(dacked) == 0 {
+		t.Fatal("no concurrent decision was acknowledged")
+	}
 
 	db := openDir(t, dir, nil)
 	defer db.Close()
@@ -163,6 +182,11 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		}
 		if _, err := db.Decision("t1", fmt.Sprint("d", b)); err != nil {
 			t.Fatalf("acknowledged decision lost: %v", err)
+		}
+	}
+	for _, id := range dacked {
+		if _, err := db.Decision("t1", id); err != nil {
+			t.Fatalf("acknowledged concurrent decision %s lost: %v", id, err)
 		}
 	}
 	for _, a := range as {

@@ -3,7 +3,6 @@ package store
 import (
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -110,16 +109,11 @@ func (db *DB) committer() {
 		t := time.Now()
 		db.commitGroup(group)
 		db.lastCommit = time.Since(t)
-		if debugGroups {
-			fmt.Fprintln(os.Stderr, "group", len(group), db.lastCommit)
-		}
 	}
 }
 
 // maxGroupWait bounds how long the committer waits for announced writes.
 const maxGroupWait = 2 * time.Millisecond
-
-var debugGroups = os.Getenv("ENGAGE_DEBUG_GROUPS") != ""
 
 // ExpectDecisions announces a PutDecisions call that the caller is about to
 // make (serving calls it when it starts deciding): while announced calls are

@@ -72,6 +72,11 @@ type PreferenceReport struct {
 	ChannelByBest   map[string]Tally
 	ChannelByMargin map[string]Tally
 	HourByActive    map[string]Tally
+	HourByBest      map[string]Tally
+	// HourError counts, among accounts with 5+ past contacts, the signed
+	// distance (chosen - hidden weekday peak, -12..11) of the model's hour
+	// (index 0) and of the profile-peak baseline (index 1).
+	HourError [2][24]int
 }
 
 // Tally counts hits among accounts.
@@ -101,7 +106,7 @@ func (t Tally) Rate() float64 {
 // by their number of past contacts. The model must take the features
 // package's columns (a model trained on its X.parquet).
 func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o PreferenceOptions) (PreferenceReport, error) {
-	rep := PreferenceReport{Model: m.Version, ChannelByBest: map[string]Tally{}, ChannelByMargin: map[string]Tally{}, HourByActive: map[string]Tally{}}
+	rep := PreferenceReport{Model: m.Version, ChannelByBest: map[string]Tally{}, ChannelByMargin: map[string]Tally{}, HourByActive: map[string]Tally{}, HourByBest: map[string]Tally{}}
 	if len(o.Hours) == 0 {
 		for h := 8; h <= 20; h++ {
 			o.Hours = append(o.Hours, h)
@@ -337,6 +342,9 @@ func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o Pre
 			}
 			tally(rep.ChannelByMargin, margin, obs.ChannelHits)
 			tally(rep.HourByActive, tr.ActiveType, obs.HourHits)
+			tally(rep.HourByBest, tr.BestChannel, obs.HourHits)
+			rep.HourError[0][(rkTimed.Hour.Best-peak+48)%24]++
+			rep.HourError[1][(bh-peak+48)%24]++
 		}
 		rep.All.add(obs)
 	}
@@ -430,6 +438,26 @@ func (r PreferenceReport) Breakdown() string {
 	rows("channel, hidden best", r.ChannelByBest)
 	rows("channel, hidden margin", r.ChannelByMargin)
 	rows("hour, active type", r.HourByActive)
+	rows("hour, hidden best channel", r.HourByBest)
+	s.WriteString("\nSigned hour error (chosen − hidden weekday peak), accounts with 5+ past contacts:\n\n| error (h) |")
+	for d := -6; d <= 6; d++ {
+		fmt.Fprintf(&s, " %+d |", d)
+	}
+	s.WriteString("\n|---|")
+	for d := -6; d <= 6; d++ {
+		s.WriteString("---:|")
+	}
+	for k, name := range []string{"model", "baseline: profile peak"} {
+		tot := 0
+		for _, n := range r.HourError[k] {
+			tot += n
+		}
+		fmt.Fprintf(&s, "\n| %s |", name)
+		for d := -6; d <= 6; d++ {
+			fmt.Fprintf(&s, " %s |", pct(float64(r.HourError[k][(d+24)%24])/float64(max(tot, 1))))
+		}
+	}
+	s.WriteString("\n")
 	return s.String()
 }
 

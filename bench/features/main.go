@@ -43,6 +43,7 @@ func main() {
 	only := flag.String("only", "", "profile one run only: build, scan or aggregate (no table written)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the runs to this file")
 	memProfile := flag.String("memprofile", "", "write an allocation profile of the runs to this file")
+	repeat := flag.Int("repeat", 1, "run each timed Go run this many times and report the fastest (a shared machine's load varies)")
 	flag.Parse()
 	if *memProfile != "" {
 		runtime.MemProfileRate = 64 << 10
@@ -64,7 +65,7 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*events, *cache, *out, *skipDuck, *only); err != nil {
+	if err := run(*events, *cache, *out, *skipDuck, *only, *repeat); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench/features:", err)
 		os.Exit(1)
@@ -87,7 +88,7 @@ func defaultCache() string {
 	return filepath.Join(os.TempDir(), "engage-bench")
 }
 
-func run(nEvents int, cache, out string, skipDuck bool, only string) error {
+func run(nEvents int, cache, out string, skipDuck bool, only string, repeat int) error {
 	ctx := context.Background()
 	o := synth.DefaultOptions()
 	o.Accounts = max(1, nEvents/eventsPerAccount)
@@ -119,40 +120,46 @@ func run(nEvents int, cache, out string, skipDuck bool, only string) error {
 	var rows []result
 	// 1. the full batch driver: two passes (priors, then read-out) and the output.
 	x := filepath.Join(tmp, "x.parquet")
-	c0 := cpuTime()
-	t0 := time.Now()
-	sum, err := features.Build(ctx, in, x, features.DefaultOptions())
+	var sum features.Summary
+	full, cpu, err := best(repeat, func() (err error) {
+		sum, err = features.Build(ctx, in, x, features.DefaultOptions())
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	full := time.Since(t0)
 	st, _ := os.Stat(x)
-	rows = append(rows, result{"features build (priors pass + read-out + write X.parquet)", full, sum.Events, cpuTime() - c0})
+	rows = append(rows, result{"features build (priors pass + read-out + write X.parquet)", full, sum.Events, cpu})
 	// 2. the same with the priors given: one pass over the events.
-	c0 = cpuTime()
-	t0 = time.Now()
 	o1 := features.DefaultOptions()
 	o1.Priors = sum.Priors
-	if _, err := features.Build(ctx, in, x, o1); err != nil {
+	d, cpu, err := best(repeat, func() error {
+		_, err := features.Build(ctx, in, x, o1)
 		return err
-	}
-	rows = append(rows, result{"features build with saved priors (one pass + write)", time.Since(t0), sum.Events, cpuTime() - c0})
-	// 3. the point-in-time replay without writing (decode + state + read-out).
-	c0 = cpuTime()
-	t0 = time.Now()
-	if _, err := features.Scan(ctx, in, sum.Priors); err != nil {
-		return err
-	}
-	rows = append(rows, result{"replay without output (decode + state + read-out, one pass)", time.Since(t0), sum.Events, cpuTime() - c0})
-	// 4. the DuckDB aggregation, in Go over our columnar source.
-	c0 = cpuTime()
-	t0 = time.Now()
-	groups, err := features.Aggregate(ctx, in.Events)
+	})
 	if err != nil {
 		return err
 	}
-	ours := time.Since(t0)
-	rows = append(rows, result{"per-account x channel counts and amount sums (Go, our columnar reader)", ours, sum.Events, cpuTime() - c0})
+	rows = append(rows, result{"features build with saved priors (one pass + write)", d, sum.Events, cpu})
+	// 3. the point-in-time replay without writing (decode + state + read-out).
+	d, cpu, err = best(repeat, func() error {
+		_, err := features.Scan(ctx, in, sum.Priors)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	rows = append(rows, result{"replay without output (decode + state + read-out, one pass)", d, sum.Events, cpu})
+	// 4. the DuckDB aggregation, in Go over our columnar source.
+	var groups int64
+	ours, cpu, err := best(repeat, func() (err error) {
+		groups, err = features.Aggregate(ctx, in.Events)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	rows = append(rows, result{"per-account x channel counts and amount sums (Go, our columnar reader)", ours, sum.Events, cpu})
 
 	var duck, duckCPU time.Duration
 	var duckGroups int64
@@ -182,9 +189,16 @@ func run(nEvents int, cache, out string, skipDuck bool, only string) error {
 		fmt.Fprintf(&b, "Ratio our time / DuckDB time: same aggregation %.2f; full features build %.2f; replay without output %.2f.\n",
 			ours.Seconds()/duck.Seconds(), full.Seconds()/duck.Seconds(), rows[2].d.Seconds()/duck.Seconds())
 	}
-	fmt.Fprintf(&b, "\nThe difference between a build and the replay without output is the Parquet encoding of X.parquet "+
-		"(datasets.LoggedWriter: one parquet.Value per cell, zstd).\n")
-	fmt.Fprintf(&b, "\nReproduce: `go run ./bench/features -events %d` (world cached under %s).\n", nEvents, "$HOME/.cache/engage-bench")
+	fmt.Fprintf(&b, "\nThe difference between a build with saved priors and the replay without output is filling and encoding "+
+		"X.parquet (datasets.LoggedWriter: pages encoded by the writer itself, column-parallel on every core, "+
+		"dictionary + RLE/bit-packed indices while a chunk's dictionary is small, else PLAIN; snappy) "+
+		"and the fsync of the file. The build runs the replay twice (priors pass, then read-out) and "+
+		"overlaps writing with the read-out on both cores, so its wall time can be well under its CPU time; "+
+		"when other work shares the 2 cores, wall time follows the share of them the build gets.\n")
+	if repeat > 1 {
+		fmt.Fprintf(&b, "\nGo rows: fastest of %d runs (wall and that run's CPU).\n", repeat)
+	}
+	fmt.Fprintf(&b, "\nReproduce: `go run ./bench/features -events %d -repeat %d` (world cached under %s).\n", nEvents, repeat, "$HOME/.cache/engage-bench")
 	fmt.Print(b.String())
 	if out == "" {
 		root, err := moduleRoot()
@@ -197,6 +211,22 @@ func run(nEvents int, cache, out string, skipDuck bool, only string) error {
 		return err
 	}
 	return os.WriteFile(out, []byte(b.String()), 0o644)
+}
+
+// best runs fn n times and returns the fastest run's wall and CPU time: on a
+// shared machine the fastest run is the one least slowed by other work.
+func best(n int, fn func() error) (wall, cpu time.Duration, err error) {
+	for i := 0; i < max(n, 1); i++ {
+		c0 := cpuTime()
+		t0 := time.Now()
+		if err := fn(); err != nil {
+			return 0, 0, err
+		}
+		if d := time.Since(t0); i == 0 || d < wall {
+			wall, cpu = d, cpuTime()-c0
+		}
+	}
+	return wall, cpu, nil
 }
 
 type result struct {
@@ -276,8 +306,12 @@ func runOnly(ctx context.Context, only string, in features.Inputs, tmp string) e
 	switch only {
 	case "build":
 		var s features.Summary
-		s, err = features.Build(ctx, in, filepath.Join(tmp, "x.parquet"), features.DefaultOptions())
+		x := filepath.Join(tmp, "x.parquet")
+		s, err = features.Build(ctx, in, x, features.DefaultOptions())
 		n = s.Events
+		if st, serr := os.Stat(x); serr == nil {
+			defer fmt.Printf("X.parquet: %.1f MB\n", float64(st.Size())/1e6)
+		}
 	case "scan":
 		var s features.Summary
 		s, err = features.Scan(ctx, in, nil)

@@ -125,6 +125,8 @@ ingestion path (idempotent), a demo API key is created once and written to
 	f.Float64Var(&o.Engine.HoldoutShare, "holdout", o.Engine.HoldoutShare, "share of accounts on the business-as-usual holdout")
 	f.Float64Var(&o.Engine.Epsilon, "epsilon", o.Engine.Epsilon, "share of decisions that explore")
 	f.Uint64Var(&o.Engine.Seed, "seed", o.Engine.Seed, "seed of the exploration draws")
+	f.IntVar(&o.CacheAccounts, "cache-accounts", o.CacheAccounts, "accounts kept in each per-account cache (decision views, prepared accounts)")
+	f.DurationVar(&o.SessionTTL, "session-ttl", o.SessionTTL, "lifetime of a dashboard login session")
 	root.AddCommand(cmd)
 }
 

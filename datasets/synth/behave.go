@@ -170,11 +170,11 @@ type contact struct {
 
 // activity is the probability that the debtor is active (looks at the phone,
 // the inbox, answers a call) in a local hour: 0.95 at the peak, falling off
-// with the spread sigma to 0.02 (asleep, busy) away from it.
+// with the spread sigma to 0.01 (asleep, busy) away from it.
 func activity(h, peak int, sigma float64) float64 {
 	d := math.Abs(float64(h - peak))
 	d = min(d, 24-d)
-	return 0.02 + 0.93*math.Exp(-0.5*(d/sigma)*(d/sigma))
+	return 0.01 + 0.94*math.Exp(-0.5*(d/sigma)*(d/sigma))
 }
 
 // activeAt is the activity in local hour h of a weekday or weekend day.
@@ -345,7 +345,7 @@ func (e *env) outcome(st *state, c *contact, rng *rand.Rand, out []ev) []ev {
 		// A phone rings wherever the debtor is; they pick up far more often
 		// in their active hours.
 		at := t0 + 20 + rng.Int64N(40)
-		if bern(rng, willing*(0.4+0.6*p.activeAt(c.hour, c.weekend))) {
+		if bern(rng, willing*(0.15+0.85*p.activeAt(c.hour, c.weekend))) {
 			engaged, engagedAt, conversation = true, at, true
 			out = append(out, mk(evConversation, at))
 			break

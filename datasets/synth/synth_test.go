@@ -520,7 +520,9 @@ func TestRecoversBestChannel(t *testing.T) {
 	}
 	share := float64(hits) / float64(n)
 	t.Logf("best channel recovered for %d of %d heavily contacted accounts (%.1f%%)", hits, n, 100*share)
-	if share < 0.6 {
+	// The favourite is clearly ahead for most debtors: raw rates recover it for
+	// about 89% of heavily contacted ones (the rest: close runners-up, noise).
+	if share < 0.8 {
 		t.Fatalf("best channel recovered for only %.1f%%", 100*share)
 	}
 }
@@ -743,5 +745,38 @@ func TestClosedLoop(t *testing.T) {
 	if oracle.collected <= bau.collected || oracle.engaged*bau.sent <= 2*bau.engaged*oracle.sent {
 		t.Errorf("oracle (%d collected, %d/%d engaged) not clearly better than BAU (%d, %d/%d)",
 			oracle.collected, oracle.engaged, oracle.sent, bau.collected, bau.engaged, bau.sent)
+	}
+}
+
+// TestBAURules pins the BAU's routing: the cadence before any response, the
+// channel with the best (engaged+1)/(sent+3) after, only allowed channels; the
+// hour of the latest seen engagement when it is a permitted send hour.
+func TestBAURules(t *testing.T) {
+	all := []int{chEmail, chSMS, chCall, chPush, chLetter}
+	cases := []struct {
+		name       string
+		sent, seen [nContact]int
+		contacts   int
+		allowed    []int
+		want       int
+	}{
+		{"first contact follows the cadence", [nContact]int{}, [nContact]int{}, 0, all, bauCycle[0]},
+		{"second contact follows the cadence", [nContact]int{chEmail: 1}, [nContact]int{}, 1, all, bauCycle[1]},
+		{"an answered channel wins", [nContact]int{chEmail: 1, chSMS: 1}, [nContact]int{chSMS: 1}, 2, all, chSMS},
+		{"untried beats a silent channel", [nContact]int{chSMS: 3}, [nContact]int{}, 3, []int{chSMS, chPush}, chPush},
+		{"best rate, not most responses", [nContact]int{chEmail: 20, chCall: 3}, [nContact]int{chEmail: 4, chCall: 2}, 23, []int{chEmail, chCall}, chCall},
+		{"a disallowed favourite is skipped; ties follow the cadence", [nContact]int{chSMS: 2}, [nContact]int{chSMS: 2}, 2, []int{chEmail, chLetter}, chLetter},
+	}
+	for _, c := range cases {
+		if got := bauChannel(&c.sent, &c.seen, c.contacts, c.allowed); got != c.want {
+			t.Errorf("%s: channel %d, want %d", c.name, got, c.want)
+		}
+	}
+	for _, c := range []struct{ ch, seen, want int }{
+		{chEmail, -1, bauHour[chEmail]}, {chCall, 14, 14}, {chSMS, 22, bauHour[chSMS]}, {chPush, 7, bauHour[chPush]}, {chLetter, 20, 20},
+	} {
+		if got := bauDefaultHour(c.ch, c.seen); got != c.want {
+			t.Errorf("default hour of channel %d after an engagement at %d: %d, want %d", c.ch, c.seen, got, c.want)
+		}
 	}
 }

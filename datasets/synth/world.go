@@ -381,7 +381,7 @@ func (w *World) genAccount(i int, id string, rng *rand.Rand, cum []float64, tota
 		p.affinity[second] = top * uniform(rng, 0.6, 0.85)
 	}
 
-	// Active hours in local time: a window around the peak (sigma 1-1.7 h),
+	// Active hours in local time: a window around the peak (sigma 0.8-1.4 h),
 	// shifted on weekends. Peaks lie in the permitted contact window
 	// (08:00-21:00) except the night type's, at 20-21 h on weekdays.
 	p.active = pick(rng, activeByAge[age][:])
@@ -395,7 +395,7 @@ func (w *World) genAccount(i int, id string, rng *rand.Rand, cum []float64, tota
 	default:
 		p.peak, p.peakWeekend = 20+rng.IntN(2), 21+rng.IntN(2)
 	}
-	p.sigma = uniform(rng, 1.0, 1.7)
+	p.sigma = uniform(rng, 0.8, 1.4)
 	p.weekend = uniform(rng, 0.7, 1.1)
 
 	// Message response: the best tone depends on the debtor's situation.
@@ -428,7 +428,7 @@ func (w *World) genAccount(i int, id string, rng *rand.Rand, cum []float64, tota
 	// Payment propensity: small, old debts get paid; big, stale ones do not.
 	lb := math.Log(major / 500)
 	p.payProp = sigmoid(-6.8 - 0.35*lb - 0.006*float64(dpd-60) + 0.5*rng.NormFloat64())
-	p.convert = sigmoid(-2.1 - 0.25*lb - 0.004*float64(dpd-60) + 0.4*rng.NormFloat64())
+	p.convert = sigmoid(-3.0 - 0.25*lb - 0.004*float64(dpd-60) + 0.4*rng.NormFloat64())
 	p.complaint = math.Exp(math.Log(0.0005) + 0.6*rng.NormFloat64())
 	if hardship {
 		p.complaint *= 2

@@ -20,6 +20,9 @@
 //     with every message variant. Every candidate is allowed by the firewall at
 //     its send instant; nothing denied is ever scored or returned.
 //
+//     The caller may pass the compliance Subject already compiled (Input.Subject)
+//     so that a cached account skips the compile; the answers are the same.
+//
 //  3. Scoring: the Scorer (a trained model from the registry, or RateScorer)
 //     gives P(target | account, action) per candidate and the engine ranks by
 //     expected value, in minor units of the account's currency:
@@ -45,4 +48,13 @@
 // BAU is a fixed, documented schedule: the cheapest channel (by Options.Cost)
 // that the firewall allows within the horizon, at its first permitted instant,
 // with the friendly_reminder message. It is deterministic (propensity 1).
+//
+// ModelScorer scores every candidate of an account with the model's own
+// prediction; for gbdt models it can bind the model to the account's context
+// once (gbdt partial evaluation, UseBound) and then walk only the trees that
+// split on action columns per candidate. UseBound verifies that it returns
+// exactly the plain prediction, so the ranking above does not change; it is
+// used only when it measures faster for the model. The action-dependent
+// features (features.ActionNames) are filled per candidate by the features
+// package's Candidates read-out, as in training.
 package engine

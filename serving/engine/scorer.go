@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/engagehq/engage/datasets"
 	"github.com/engagehq/engage/features"
 	"github.com/engagehq/engage/models"
 	"github.com/engagehq/engage/models/action"
+	"github.com/engagehq/engage/models/gbdt"
 )
 
 // RateScorer needs no trained model: it scores a candidate by the debtor's own
@@ -90,14 +93,25 @@ func (s *RateScorer) Score(x *Context, cands []Candidate, p []float64) error {
 // ModelScorer adapts a registry model (models/action) to the engine: it lays
 // the features package's read-out into the model's row (by column name, so a
 // model trained on any subset of the features works) and sets the action
-// columns channel, local_hour, message and send_slot_affinity per candidate.
+// columns per candidate: channel, local_hour, message, and every
+// action-dependent feature the model uses (features.ActionNames:
+// send_slot_affinity, channel_affinity, message_affinity, ...), filled by the
+// features package's own Candidates read-out, the code the batch driver uses
+// for training rows.
 type ModelScorer struct {
-	m                               *action.Model
-	priors                          *features.Priors
-	numIdx                          []int // NumericNames position -> model column, -1 when absent
-	catIdx                          []int // CategoricalNames position -> model column
-	chCol, hourCol, msgCol, slotCol int
-	rows                            sync.Pool
+	m                      *action.Model
+	priors                 *features.Priors
+	numIdx                 []int // NumericNames position -> model column, -1 when absent
+	catIdx                 []int // CategoricalNames position -> model column
+	chCol, hourCol, msgCol int
+	actCols                features.ActionColumns
+	rows                   sync.Pool
+
+	// Partial evaluation (gbdt models, UseBound): the model bound to an
+	// account's context once, then only the residual trees per candidate.
+	g      *gbdt.Model
+	free   []int     // model columns that vary between candidates
+	bounds sync.Pool // *gbdt.Bound, one per goroutine at a time
 }
 
 // NewModelScorer prepares a loaded model for serving. The model must predict a
@@ -126,7 +140,12 @@ func NewModelScorer(m *action.Model) (*ModelScorer, error) {
 	for _, n := range features.CategoricalNames {
 		s.catIdx = append(s.catIdx, col(n))
 	}
-	s.chCol, s.hourCol, s.msgCol, s.slotCol = col("channel"), col("local_hour"), col("message"), col(features.SlotName)
+	s.chCol, s.hourCol, s.msgCol = col("channel"), col("local_hour"), col("message")
+	names := make([]string, len(m.Features))
+	for i, f := range m.Features {
+		names[i] = f.Name
+	}
+	s.actCols = features.NewActionColumns(names)
 	if s.chCol < 0 && s.hourCol < 0 && s.msgCol < 0 {
 		return nil, fmt.Errorf("model scorer: %s has none of the action features channel, local_hour, message", m.Version)
 	}
@@ -155,6 +174,135 @@ func (s *ModelScorer) level(col int, v string) float64 {
 	return math.NaN()
 }
 
+// UseBound scores with gbdt partial evaluation (gbdt.Model.Bind): the model
+// is evaluated once on the account's context and each candidate costs only
+// the trees that split on action columns. g must be the family model inside
+// the scorer's action.Model (serving decodes it from the same artifact).
+// UseBound checks on probe rows that the bound path gives exactly
+// Model.Predict's probability, and refuses otherwise, so the ranking is the
+// one the plain path would give. Unless always is set it also times both
+// paths and refuses (ErrBoundSlower) when partial evaluation is not faster.
+func (s *ModelScorer) UseBound(g *gbdt.Model, always bool) error {
+	if g == nil {
+		return errors.New("use bound: nil model")
+	}
+	var free []int
+	for _, c := range []int{s.chCol, s.hourCol, s.msgCol} {
+		if c >= 0 {
+			free = append(free, c)
+		}
+	}
+	for _, c := range s.actCols {
+		if c >= 0 && !slices.Contains(free, c) {
+			free = append(free, c)
+		}
+	}
+	n := len(s.m.Features)
+	row := make([]float64, n)
+	rng := rand.New(rand.NewPCG(1, 2))
+	b, err := g.Bind(row, free)
+	if err != nil {
+		return fmt.Errorf("use bound: %w", err)
+	}
+	act := make([]float64, len(free))
+	for probe := 0; probe < 64; probe++ {
+		for i := range row {
+			row[i] = rng.NormFloat64() * 10
+			if probe%4 == 0 && i%3 == 0 {
+				row[i] = math.NaN()
+			}
+			if lv := s.m.Features[i].Levels; len(lv) > 0 {
+				row[i] = float64(rng.IntN(len(lv)))
+			}
+		}
+		if err := b.Reset(row); err != nil {
+			return fmt.Errorf("use bound: %w", err)
+		}
+		for k, c := range free {
+			act[k] = row[c]
+		}
+		z, err := b.Margin(act)
+		if err != nil {
+			return fmt.Errorf("use bound: %w", err)
+		}
+		want, err := s.m.Predict(row)
+		if err != nil {
+			return fmt.Errorf("use bound: %w", err)
+		}
+		if got := s.calibrated(z); got != want && !(math.IsNaN(got) && math.IsNaN(want)) {
+			return fmt.Errorf("use bound: partial evaluation gives %v where the model predicts %v; not the same model", got, want)
+		}
+	}
+	// Partial evaluation pays off when most of the model splits on context
+	// columns (large production models); on a small model whose trees mostly
+	// split on the action it can be slower. Time both on the probe rows with
+	// 50 candidates each and keep the faster (the answers are identical).
+	const probes, cands = 16, 50
+	randAct := func(k int) float64 {
+		c := free[k]
+		if lv := s.m.Features[c].Levels; len(lv) > 0 {
+			return float64(rng.IntN(len(lv)))
+		}
+		return rng.Float64() * 24
+	}
+	acts := make([][]float64, cands)
+	for j := range acts {
+		acts[j] = make([]float64, len(free))
+		for k := range free {
+			acts[j][k] = randAct(k)
+		}
+	}
+	start := time.Now()
+	for probe := 0; probe < probes; probe++ {
+		if err := b.Reset(row); err != nil {
+			return fmt.Errorf("use bound: %w", err)
+		}
+		for _, a := range acts {
+			z, _ := b.Margin(a)
+			_ = s.calibrated(z)
+		}
+	}
+	tBound := time.Since(start)
+	start = time.Now()
+	for probe := 0; probe < probes; probe++ {
+		for _, a := range acts {
+			for k, c := range free {
+				row[c] = a[k]
+			}
+			_, _ = s.m.Predict(row)
+		}
+	}
+	tPlain := time.Since(start)
+	if tBound >= tPlain && !always {
+		return fmt.Errorf("%w: %s per account bound, %s plain", ErrBoundSlower, tBound/probes, tPlain/probes)
+	}
+	s.g, s.free = g, free
+	s.bounds.Put(b)
+	return nil
+}
+
+// ErrBoundSlower is UseBound's answer when partial evaluation measured slower
+// than plain prediction for this model; the scorer then keeps predicting row
+// by row (same answers).
+var ErrBoundSlower = errors.New("partial evaluation is slower than plain prediction for this model")
+
+// calibrated maps a margin to the model's probability exactly as
+// action.Model.Predict does (UseBound verifies it).
+func (s *ModelScorer) calibrated(z float64) float64 {
+	cal := s.m.Calibrator()
+	if cal == nil {
+		if z >= 0 {
+			return 1 / (1 + math.Exp(-z))
+		}
+		e := math.Exp(z)
+		return e / (1 + e)
+	}
+	return cal.Calibrate(max(min(z, 700), -700))
+}
+
+// Bound reports whether the scorer uses partial evaluation.
+func (s *ModelScorer) Bound() bool { return s.g != nil }
+
 // Score implements Scorer.
 func (s *ModelScorer) Score(x *Context, cands []Candidate, p []float64) error {
 	rp := s.rows.Get().(*[]float64)
@@ -174,6 +322,30 @@ func (s *ModelScorer) Score(x *Context, cands []Candidate, p []float64) error {
 			row[j] = v
 		}
 	}
+	var bd *gbdt.Bound
+	var act []float64
+	if s.g != nil {
+		// The context columns are final here; Bind (or Reset) fixes them.
+		if v := s.bounds.Get(); v != nil {
+			bd = v.(*gbdt.Bound)
+			if err := bd.Reset(row); err != nil {
+				return fmt.Errorf("model %s: %w", s.m.Version, err)
+			}
+		} else {
+			var err error
+			if bd, err = s.g.Bind(row, s.free); err != nil {
+				return fmt.Errorf("model %s: %w", s.m.Version, err)
+			}
+		}
+		defer s.bounds.Put(bd)
+		act = make([]float64, len(s.free))
+	}
+	var acts *features.Candidates
+	var vals []float64
+	if s.actCols.Any() {
+		acts = x.State.Candidates(x.Account, s.priors)
+		vals = make([]float64, 0, len(features.ActionNames()))
+	}
 	for k := range cands {
 		c := &cands[k]
 		if s.chCol >= 0 {
@@ -185,8 +357,24 @@ func (s *ModelScorer) Score(x *Context, cands []Candidate, p []float64) error {
 		if s.hourCol >= 0 {
 			row[s.hourCol] = float64(c.LocalHour)
 		}
-		if s.slotCol >= 0 {
-			row[s.slotCol] = c.Slot
+		if acts != nil {
+			vals = acts.Values(c.Channel, c.SendAt.UnixMicro(), c.Message, vals[:0])
+			for i, j := range s.actCols {
+				if j >= 0 {
+					row[j] = vals[i]
+				}
+			}
+		}
+		if bd != nil {
+			for i, c := range s.free {
+				act[i] = row[c]
+			}
+			z, err := bd.Margin(act)
+			if err != nil {
+				return fmt.Errorf("model %s: %w", s.m.Version, err)
+			}
+			p[k] = s.calibrated(z)
+			continue
 		}
 		v, err := s.m.Predict(row)
 		if err != nil {

@@ -131,7 +131,9 @@ func run(ctx context.Context) error {
 			return fmt.Errorf("%s split: %w", s.Name, err)
 		}
 		writeTable(&md, X, y, s, rows)
-		fmt.Fprintf(&md, "Load average (1 min) before / after this split: %s / %s (2 cores; the machine is shared).\n\n", load0, loadAvg())
+		fmt.Fprintf(&md, "Load average (1 min) before / after this split: %s / %s (%d cores; the machine is shared). "+
+			"Above the core count, wall times mostly measure contention, and XGBoost's OpenMP threads (which spin-wait) degrade far more than Go's: compare such runs with care.\n\n",
+			load0, loadAvg(), runtime.NumCPU())
 	}
 	fmt.Fprintf(&md, "Published reference (SOURCE.md): Moro, Cortez & Rita 2014 (DSS 62:22-31), best model (NN) AUC = 0.80 on 2012-2013 data with a larger private feature set and a rolling window: a ballpark, not the same task.\n")
 
