@@ -103,6 +103,7 @@ ingestion path (idempotent), a demo API key is created once and written to
 			log.Info("serving", "addr", ln.Addr().String())
 			if example != "" {
 				fmt.Fprintf(cmd.OutOrStdout(), "\nengage is serving tenant %q on http://%s (Ctrl-C to stop). Ask for a decision:\n\n%s\n\n", tenant, ln.Addr(), example)
+				fmt.Fprintf(cmd.OutOrStdout(), "Dashboard: http://%s/dashboard (sign in with the key in %s)\n\n", ln.Addr(), keyPathOrDefault(keyFile, dataDir))
 			}
 			return srv.Serve(cmd.Context(), ln)
 		},
@@ -134,9 +135,7 @@ ingestion path (idempotent), a demo API key is created once and written to
 // else created with every scope (it is the demo operator's key) and written
 // there with mode 0600.
 func demoKey(db *store.DB, tenant, path, dataDir string) (string, error) {
-	if path == "" {
-		path = filepath.Join(dataDir, "demo.key")
-	}
+	path = keyPathOrDefault(path, dataDir)
 	if b, err := os.ReadFile(path); err == nil {
 		tok := strings.TrimSpace(string(b))
 		if k, err := db.Authenticate(tok); err == nil && k.Tenant == tenant {
@@ -155,4 +154,12 @@ func demoKey(db *store.DB, tenant, path, dataDir string) (string, error) {
 		return "", err
 	}
 	return tok, nil
+}
+
+// keyPathOrDefault is where demoKey writes the demo key, for the sign-in hint.
+func keyPathOrDefault(path, dataDir string) string {
+	if path == "" {
+		return filepath.Join(dataDir, "demo.key")
+	}
+	return path
 }
