@@ -303,6 +303,7 @@ func runOnly(ctx context.Context, only string, in features.Inputs, tmp string) e
 	t0 := time.Now()
 	var err error
 	var n int64
+	var extra string
 	switch only {
 	case "build":
 		var s features.Summary
@@ -310,7 +311,7 @@ func runOnly(ctx context.Context, only string, in features.Inputs, tmp string) e
 		s, err = features.Build(ctx, in, x, features.DefaultOptions())
 		n = s.Events
 		if st, serr := os.Stat(x); serr == nil {
-			defer fmt.Printf("X.parquet: %.1f MB\n", float64(st.Size())/1e6)
+			extra = fmt.Sprintf(", X.parquet %.1f MB", float64(st.Size())/1e6)
 		}
 	case "scan":
 		var s features.Summary
@@ -326,6 +327,6 @@ func runOnly(ctx context.Context, only string, in features.Inputs, tmp string) e
 	}
 	d := time.Since(t0)
 	la, _ := os.ReadFile("/proc/loadavg")
-	fmt.Printf("%s: %.2f s wall, %.2f s CPU (%d events, %.2f M events/s); load average %s", only, d.Seconds(), (cpuTime() - c0).Seconds(), n, float64(n)/d.Seconds()/1e6, la)
+	fmt.Printf("%s: %.2f s wall, %.2f s CPU (%d events, %.2f M events/s%s); load average %s", only, d.Seconds(), (cpuTime() - c0).Seconds(), n, float64(n)/d.Seconds()/1e6, extra, la)
 	return nil
 }
