@@ -79,7 +79,7 @@ func (s *Server) Bootstrap(ctx context.Context, tenant, dir string, progress io.
 			if err != nil {
 				return err
 			}
-			recs[i] = store.DecisionRecord{ID: r.DecisionID, AccountID: r.AccountID, At: r.At, Payload: p}
+			recs[i] = store.DecisionRecord{ID: r.DecisionID, AccountID: r.AccountID, At: r.At, Payload: p, Compact: true}
 		}
 		if err := s.db.PutDecisions(tenant, recs); err != nil {
 			return err

@@ -51,8 +51,10 @@
 // the view's detail rebuilds it from the store.
 //
 // A 2xx for a decision means its audit record is synced. Audit writes of
-// concurrent requests are group-committed by the store (one sync for every
-// request waiting); a batch request commits its records in one transaction.
+// concurrent requests are group-committed by the store into its append-only
+// decision journal (one fdatasync for every request waiting; a batch request
+// is one append), and indexed into badger in the background; see package
+// store.
 //
 // # Dashboard login
 //

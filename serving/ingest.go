@@ -259,11 +259,17 @@ func (s *Server) hooks(tenant string, row map[string]int) store.Apply {
 			if err != nil {
 				return "", err
 			}
-			st := features.NewState()
-			if err := st.UnmarshalBinary(state); err != nil {
-				return "", fmt.Errorf("account %s: %w", acct, err)
+			// paid and closed are final: nextStatus keeps them whatever paid
+			// is, so the state need not be decoded.
+			paid := int64(0)
+			if prev != StatusPaid && prev != StatusClosed {
+				st := features.NewState()
+				if err := st.UnmarshalBinary(state); err != nil {
+					return "", fmt.Errorf("account %s: %w", acct, err)
+				}
+				paid = paidOf(st, a)
 			}
-			return nextStatus(prev, paidOf(st, a), a.Row.Balance, evs), nil
+			return nextStatus(prev, paid, a.Row.Balance, evs), nil
 		},
 	}
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -63,4 +64,25 @@ func FuzzParseKey(f *testing.F) {
 			t.Fatalf("ParseKey(%q) gave %d bytes", b, len(k))
 		}
 	})
+}
+
+// TestEncodeRecord: the fast encoding of a Compact record is byte for byte
+// json.Marshal's, including ids that need escaping (which take the slow path).
+func TestEncodeRecord(t *testing.T) {
+	for _, r := range []DecisionRecord{
+		{ID: "dc_1", AccountID: "acc-1", At: 123, Payload: []byte(`{"a":[1,2],"b":"x y"}`)},
+		{ID: "d<1>", AccountID: "a&b", At: -5, Payload: []byte(`{}`)},
+		{ID: "d\"q", AccountID: "é", At: 0, Payload: []byte(`null`)},
+		{ID: "d", AccountID: "a", At: 1 << 62, Payload: []byte(`"s"`)},
+	} {
+		want, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Compact = true
+		got, err := encodeRecord(&r)
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("encodeRecord(%+v) = %s, %v; want %s", r, got, err, want)
+		}
+	}
 }

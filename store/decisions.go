@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strconv"
 	"sync"
 
 	"github.com/dgraph-io/badger/v4"
@@ -18,6 +19,41 @@ type DecisionRecord struct {
 	AccountID string          `json:"account_id"`
 	At        int64           `json:"at"` // decision time, UTC micros
 	Payload   json.RawMessage `json:"payload"`
+	// Compact says Payload came from encoding/json (json.Marshal): valid and
+	// compact, so PutDecisions skips re-scanning it, which is a tenth of a
+	// decision's CPU. Set it only for such payloads: a record stored with an
+	// invalid payload cannot be read back.
+	Compact bool `json:"-"`
+}
+
+// encodeRecord returns the stored form of r, byte for byte what json.Marshal
+// gives, without re-scanning a payload marked Compact.
+func encodeRecord(r *DecisionRecord) ([]byte, error) {
+	if !r.Compact || len(r.Payload) == 0 || !plainJSONString(r.ID) || !plainJSONString(r.AccountID) {
+		return json.Marshal(r)
+	}
+	b := make([]byte, 0, len(r.Payload)+len(r.ID)+len(r.AccountID)+64)
+	b = append(b, `{"decision_id":"`...)
+	b = append(b, r.ID...)
+	b = append(b, `","account_id":"`...)
+	b = append(b, r.AccountID...)
+	b = append(b, `","at":`...)
+	b = strconv.AppendInt(b, r.At, 10)
+	b = append(b, `,"payload":`...)
+	b = append(b, r.Payload...)
+	return append(b, '}'), nil
+}
+
+// plainJSONString reports whether encoding/json writes s between quotes
+// unchanged (printable ASCII without quote, backslash or HTML specials).
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // PutDecisions stores decision audit records, all or nothing. Records are
@@ -46,7 +82,7 @@ func (db *DB) PutDecisions(tenant string, recs []DecisionRecord) error {
 				bad[i] = row("decision_id", s)
 			} else if s := checkID(rec.AccountID); s != "" {
 				bad[i] = row("account_id", s)
-			} else if v, err := json.Marshal(rec); err != nil {
+			} else if v, err := encodeRecord(rec); err != nil {
 				bad[i] = row("payload", "not valid JSON")
 			} else {
 				r.vals[i] = v
@@ -86,7 +122,7 @@ func (db *DB) PutDecisions(tenant string, recs []DecisionRecord) error {
 		return nil
 	}
 	var err error
-	if r.count*2 > db.bdb.MaxBatchCount()*groupBudget/10 || r.size*2 > db.bdb.MaxBatchSize()*groupBudget/10 {
+	if db.jr == nil && r.count*2 > db.bdb.MaxBatchCount()*groupBudget/10 || r.size*2 > db.bdb.MaxBatchSize()*groupBudget/10 {
 		err = db.putDecisionsDirect(r)
 	} else {
 		select {
@@ -124,6 +160,14 @@ func (db *DB) Decision(tenant, id string) (DecisionRecord, error) {
 	if err := checkTenant(tenant); err != nil {
 		return r, err
 	}
+	if db.jr != nil {
+		if v, ok := db.jr.pendingValue(tkey(tenant, kindDecision, id)); ok {
+			if err := json.Unmarshal(v, &r); err != nil {
+				return r, fmt.Errorf("get decision: %w", err)
+			}
+			return r, nil
+		}
+	}
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		v, ok, err := get(txn, tkey(tenant, kindDecision, id))
 		if err != nil {
@@ -145,6 +189,12 @@ func (db *DB) Decision(tenant, id string) (DecisionRecord, error) {
 func (db *DB) Decisions(tenant, account string, from, to int64) ([]DecisionRecord, error) {
 	if err := checkTenant(tenant); err != nil {
 		return nil, err
+	}
+	if db.jr != nil {
+		// Every record acknowledged before this call must be listed.
+		if err := db.jr.waitIndexed(); err != nil {
+			return nil, fmt.Errorf("decisions of account %q: %w", account, err)
+		}
 	}
 	var out []DecisionRecord
 	prefix := logPrefix(tenant, kindDecisionLog, account)

@@ -120,6 +120,10 @@ func (db *DB) AppendEvents(tenant string, evs []datasets.Event, ap Apply) (Appen
 
 	unlock := db.lockTenant(tenant)
 	defer unlock()
+	filter, err := db.eventIDFilter(tenant)
+	if err != nil {
+		return res, fmt.Errorf("append events: event ids: %w", err)
+	}
 
 	dups := make([][]string, len(groups))
 	added := make([]int, len(groups))
@@ -153,9 +157,14 @@ func (db *DB) AppendEvents(tenant string, evs []datasets.Event, ap Apply) (Appen
 			e := &evs[row]
 			sum := sha256.Sum256(encs[row])
 			idKey := tkey(tenant, kindEventID, e.EventID)
-			stored, ok, err := get(txn, idKey)
-			if err != nil {
-				return part{}, fmt.Errorf("read event %q: %w", e.EventID, err)
+			var stored []byte
+			var ok bool
+			if id := idKey[len(idKey)-len(e.EventID):]; filter.mayContain(id) {
+				if stored, ok, err = get(txn, idKey); err != nil {
+					return part{}, fmt.Errorf("read event %q: %w", e.EventID, err)
+				}
+			} else {
+				filter.add(id) // certainly new; from now on "maybe"
 			}
 			if ok {
 				if len(stored) < hashLen || !bytes.Equal(stored[:hashLen], sum[:hashLen]) {

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -20,6 +21,11 @@ import (
 // commits once, which syncs once under Options.SyncWrites, and only then
 // releases every waiting caller. A caller therefore returns exactly when its
 // records are durable, as before; only the number of syncs changes.
+//
+// With a decision journal (journal.go, the default on disk) the committer
+// hands each group to journalGroup instead: one append and fdatasync of the
+// journal, no badger transaction; everything below about transactions is
+// the path without a journal.
 //
 // Durability does not rest on badger's DB.Sync: the store keeps SyncWrites on,
 // so the commit of the grouped transaction itself returns after the WAL sync
@@ -59,7 +65,7 @@ func (db *DB) committer() {
 				for {
 					select {
 					case r := <-db.decCh:
-						db.commitGroup([]*decReq{r})
+						db.commit([]*decReq{r})
 					default:
 						return
 					}
@@ -70,6 +76,9 @@ func (db *DB) committer() {
 		count, size := first.count, first.size
 		maxCount := db.bdb.MaxBatchCount() * groupBudget / 10
 		maxSize := db.bdb.MaxBatchSize() * groupBudget / 10
+		if db.jr != nil { // a journal group has no size limit
+			maxCount, maxSize = math.MaxInt64, math.MaxInt64
+		}
 	drain:
 		for len(group) < 4096 {
 			select {
@@ -107,7 +116,7 @@ func (db *DB) committer() {
 			timer.Stop()
 		}
 		t := time.Now()
-		db.commitGroup(group)
+		db.commit(group)
 		db.lastCommit = time.Since(t)
 	}
 }
@@ -123,6 +132,15 @@ const maxGroupWait = 2 * time.Millisecond
 func (db *DB) ExpectDecisions() (done func()) {
 	db.expect.Add(1)
 	return func() { db.expect.Add(-1) }
+}
+
+// commit stores a group: through the journal when the store has one.
+func (db *DB) commit(group []*decReq) {
+	if db.jr != nil {
+		db.journalGroup(group)
+		return
+	}
+	db.commitGroup(group)
 }
 
 // commitGroup stores the requests of a group in one transaction. A request

@@ -41,6 +41,11 @@ type Options struct {
 	// IndexCacheSize is badger's cache of table indices. With encryption it must
 	// be non-zero; Open uses 64 MiB when it is zero.
 	IndexCacheSize int64
+	// NoJournal commits decision audit records straight into badger (one synced
+	// badger commit per group) instead of through the append-only journal
+	// (journal.go). The journal is also off for in-memory and encrypted stores:
+	// it would hold decisions in the clear.
+	NoJournal bool
 	// Logger receives badger's errors and warnings; nil means slog.Default().
 	// Badger's informational chatter is logged at debug level.
 	Logger *slog.Logger
@@ -124,4 +129,12 @@ func LoadKeyFromEnv() ([]byte, error) {
 		return k, nil
 	}
 	return nil, nil
+}
+
+// logger returns the configured logger or slog.Default().
+func (o Options) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.Default()
 }

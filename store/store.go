@@ -45,6 +45,9 @@ type DB struct {
 	// tenant's change-feed counter, and serialising them avoids retry storms on
 	// transaction conflicts. Different tenants append in parallel.
 	tenantMu sync.Map // tenant -> *sync.Mutex
+	// idFilters holds each tenant's Bloom filter of event ids (idfilter.go),
+	// used under the tenant's lock.
+	idFilters sync.Map // tenant -> *idFilter
 
 	// Group commit of audit records (group.go).
 	decCh      chan *decReq
@@ -53,6 +56,7 @@ type DB struct {
 	closing    sync.Once
 	expect     atomic.Int64  // announced PutDecisions calls (ExpectDecisions)
 	lastCommit time.Duration // committer's last group commit (committer only)
+	jr         *journal      // decision audit journal (journal.go); nil: audit records commit in badger
 }
 
 // errClosed refuses writes after Close.
@@ -107,6 +111,12 @@ func Open(dir string, opts Options) (*DB, error) {
 		bdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
+	if !opts.InMemory && !opts.NoJournal && len(opts.EncryptionKey) == 0 {
+		if err := db.openJournal(dir); err != nil {
+			bdb.Close()
+			return nil, fmt.Errorf("open store %s: %w", dir, err)
+		}
+	}
 	go db.committer()
 	return db, nil
 }
@@ -137,8 +147,15 @@ func (db *DB) checkVersion() error {
 func (db *DB) Close() error {
 	db.closing.Do(func() { close(db.decStop) })
 	<-db.decDone // audit records already queued are committed first
+	var jerr error
+	if db.jr != nil {
+		jerr = db.closeJournal() // after the indexer put every record in badger
+	}
 	if err := db.bdb.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
+	}
+	if jerr != nil {
+		return fmt.Errorf("close store: %w", jerr)
 	}
 	return nil
 }
@@ -148,7 +165,14 @@ func (db *DB) Close() error {
 func (db *DB) Size() (lsm, vlog int64) { return db.bdb.Size() }
 
 // Sync forces everything written so far to disk; only useful with SyncWrites off.
-func (db *DB) Sync() error { return db.bdb.Sync() }
+func (db *DB) Sync() error {
+	if db.jr != nil {
+		if err := datasync(db.jr.f); err != nil {
+			return fmt.Errorf("sync decision journal: %w", err)
+		}
+	}
+	return db.bdb.Sync()
+}
 
 // RunGC reclaims value-log space; call it periodically from a maintenance loop.
 // It returns nil when there was nothing to reclaim.
