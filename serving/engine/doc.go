@@ -17,8 +17,11 @@
 //     debtor's own hour-of-day engagement profile (a feature), best first; a slot
 //     the firewall denies is moved to the next permitted instant rather than
 //     dropped. Options.SlotsPerChannel slots are kept per channel, each crossed
-//     with every message variant. Every candidate is allowed by the firewall at
-//     its send instant; nothing denied is ever scored or returned.
+//     with every message variant. With Options.AllHours every permitted whole
+//     local hour of the slot window is a slot instead (about 24 per channel),
+//     so the model rather than the profile picks the hour. Every candidate is
+//     allowed by the firewall at its send instant; nothing denied is ever
+//     scored or returned.
 //
 //     The caller may pass the compliance Subject already compiled (Input.Subject)
 //     so that a cached account skips the compile; the answers are the same.
@@ -31,11 +34,27 @@
 //
 //     where V is 1 for payment targets (paid_7d, paid_30d) and
 //     Options.EngagementValue (the share of engagements that turn into a full
-//     payment) for engagement targets.
+//     payment) for engagement targets. ChainScorer turns an engagement model
+//     and a conversion model (payment given engagement, trained on engaged
+//     contacts) into a payment scorer: P = P(engaged) × P(pay | engaged).
+//
+//     With AllHours the argmax is found by coordinate search, which scores
+//     about a quarter of the candidates: every (channel, slot) with
+//     Options.ReferenceMessage, ranked by EV, then every message of the
+//     Options.Shortlist best (channel, slot) pairs. It is exact when the
+//     model's ranking of slots does not depend on the message; otherwise it
+//     may miss a message-specific best slot outside the shortlist.
+//
+//     Value threshold: when the best candidate's P is below Options.MinP (or
+//     its EV below Options.MinEV), the answer is "no contact": a contact that
+//     will very likely be ignored only adds pressure, fatigue and complaint
+//     risk. Both are off by default.
 //
 //  4. Exploration: with probability Options.Epsilon the engine picks uniformly
 //     among the allowed candidates instead of the argmax; the propensity of the
-//     chosen action is exact: (1−ε)·[chosen is the argmax] + ε/|candidates|.
+//     chosen action is exact: (1−ε)·[chosen is the argmax] + ε/|candidates|,
+//     over every allowed candidate, scored or not (an explored candidate the
+//     coordinate search skipped is scored on its own for the answer).
 //     The draw uses a PCG generator seeded by (Options.Seed, decision id), so a
 //     decision is reproducible.
 //

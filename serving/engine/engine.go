@@ -50,8 +50,33 @@ type Options struct {
 	// the answer is "wait until".
 	SlotWindow time.Duration
 	// SlotsPerChannel is how many send slots per channel are scored (each with
-	// every message), best hours of the debtor's profile first.
+	// every message), best hours of the debtor's profile first. Ignored when
+	// AllHours is set.
 	SlotsPerChannel int
+	// AllHours makes every permitted whole local hour of the slot window a send
+	// slot of each open channel (about 24 per channel instead of
+	// SlotsPerChannel), so the model, not the hour profile alone, picks the
+	// hour. The argmax is found by coordinate search, to keep scoring cheap:
+	// every (channel, slot) is scored with ReferenceMessage, then every
+	// message of the Shortlist best (channel, slot) pairs; exploration still
+	// draws uniformly over the whole candidate set, so propensities stay
+	// exact.
+	AllHours bool
+	// Shortlist is how many (channel, slot) pairs the coordinate search
+	// scores with every message (AllHours only).
+	Shortlist int
+	// ReferenceMessage is the message the first stage of the coordinate
+	// search scores every (channel, slot) with; empty means BAUMessage.
+	ReferenceMessage string
+	// MinP is the value threshold: when the best candidate's probability of
+	// the scorer's target is below it, the decision is "no contact" (a contact
+	// that will very likely be ignored only adds contact pressure, fatigue and
+	// complaint risk). 0 disables it.
+	MinP float64
+	// MinEV is a second threshold, in minor units: no contact when the best
+	// expected value is below it. 0 disables it (EV already nets out the
+	// channel cost and the complaint cost).
+	MinEV float64
 	// Channels and Messages are the candidate channels and message variants.
 	Channels []string
 	Messages []string
@@ -84,6 +109,7 @@ func DefaultOptions() Options {
 		Horizon:         14 * 24 * time.Hour,
 		SlotWindow:      24 * time.Hour,
 		SlotsPerChannel: 2,
+		Shortlist:       3,
 		Channels:        slices.Clone(datasets.ContactChannels),
 		Messages:        slices.Clone(datasets.Messages),
 		Cost: map[string]float64{
@@ -250,6 +276,7 @@ type Engine struct {
 	uniform  *features.Priors
 	idxLeft  int // balance_remaining
 	idxHour0 int // profile_hour_00
+	refMsg   int // ReferenceMessage's position in Options.Messages
 }
 
 // New returns an engine over a compliance firewall.
@@ -276,6 +303,12 @@ func New(fw *compliance.Firewall, o Options) (*Engine, error) {
 	if o.Top <= 0 {
 		o.Top = d.Top
 	}
+	if o.Shortlist <= 0 {
+		o.Shortlist = d.Shortlist
+	}
+	if o.MinP < 0 || o.MinP > 1 {
+		return nil, fmt.Errorf("engine: min p %v must be in [0, 1]", o.MinP)
+	}
 	if o.BAUMessage == "" {
 		o.BAUMessage = d.BAUMessage
 	}
@@ -294,6 +327,13 @@ func New(fw *compliance.Firewall, o Options) (*Engine, error) {
 		if datasets.MessageIndex(m) < 0 {
 			return nil, fmt.Errorf("engine: unknown message %q", m)
 		}
+	}
+	if o.ReferenceMessage == "" {
+		o.ReferenceMessage = o.BAUMessage
+	}
+	e.refMsg = slices.Index(o.Messages, o.ReferenceMessage)
+	if e.refMsg < 0 {
+		e.refMsg = 0
 	}
 	// BAU tries channels cheapest first; ties keep the configured order.
 	order := make([]int, len(o.Channels))
@@ -478,8 +518,12 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 	if err := ctx.Err(); err != nil {
 		return e.late(d, plans, acct, sub, now, err), nil
 	}
+	value := e.o.EngagementValue
+	if t := scorer.Target(); t == "paid_7d" || t == "paid_30d" {
+		value = 1
+	}
 	probs := make([]float64, len(cands))
-	if err := scorer.Score(x, cands, probs); err != nil {
+	if err := e.score(scorer, x, cands, probs, left*value); err != nil {
 		d.Policy, d.Fallback = PolicyBAU, fmt.Sprintf("model %s failed to score: %v", scorer.Version(), err)
 		d.Reasons = append(d.Reasons, "fallback to business as usual: "+d.Fallback)
 		e.bau(d, plans, acct)
@@ -488,10 +532,6 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 	}
 	if err := ctx.Err(); err != nil {
 		return e.late(d, plans, acct, sub, now, err), nil
-	}
-	value := e.o.EngagementValue
-	if t := scorer.Target(); t == "paid_7d" || t == "paid_30d" {
-		value = 1
 	}
 	evs := make([]float64, len(cands))
 	for i := range cands {
@@ -518,6 +558,13 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 	})
 	best := order[0]
 	chosen := best
+	if (e.o.MinP > 0 && !(probs[best] >= e.o.MinP)) || (e.o.MinEV != 0 && !(evs[best] >= e.o.MinEV)) {
+		d.Outcome, d.Policy, d.Propensity = OutcomeNoContact, PolicyModel, 1
+		d.Reasons = append(d.Reasons, fmt.Sprintf("no permitted action is worth a contact now: the best, %s at %02d:00 local with %q, has P(%s)=%.3f (threshold %.3f) and expected value %.0f (threshold %.0f)",
+			cands[best].Channel, cands[best].LocalHour, cands[best].Message, d.Target, probs[best], e.o.MinP, evs[best], e.o.MinEV))
+		e.finishCompliance(d, sub, firstCheck, now)
+		return d, nil
+	}
 	d.Policy, d.Outcome = PolicyModel, OutcomeContact
 	n := float64(len(cands))
 	if e.o.Epsilon > 0 {
@@ -525,6 +572,14 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 		if r.Float64() < e.o.Epsilon {
 			chosen = r.IntN(len(cands))
 			d.Explored = true
+		}
+	}
+	if math.IsNaN(probs[chosen]) { // explored outside the coordinate search's shortlist
+		var one [1]float64
+		if err := scorer.Score(x, cands[chosen:chosen+1], one[:]); err == nil {
+			probs[chosen] = one[0]
+			c := cands[chosen].Channel
+			evs[chosen] = one[0]*left*value - e.o.Cost[c] - e.o.ComplaintRate[c]*e.o.ComplaintCost
 		}
 	}
 	d.Propensity = e.o.Epsilon / n
@@ -557,6 +612,68 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 	}
 	e.finishCompliance(d, sub, nil, now)
 	return d, nil
+}
+
+// score writes P(target) of the candidates into p. Without AllHours every
+// candidate is scored. With it, the coordinate search scores every (channel,
+// slot) with the reference message, ranks them by expected value (gain is the
+// value of the target outcome, so the channel's cost counts), and scores every
+// message of the Shortlist best; the candidates it skips are NaN.
+func (e *Engine) score(sc Scorer, x *Context, cands []Candidate, p []float64, gain float64) error {
+	nm := len(e.o.Messages)
+	nslots := len(cands) / nm
+	if !e.o.AllHours || nslots <= e.o.Shortlist || nslots*nm != len(cands) {
+		return sc.Score(x, cands, p)
+	}
+	for i := range p {
+		p[i] = math.NaN()
+	}
+	ref := make([]Candidate, nslots)
+	rp := make([]float64, nslots)
+	for k := range ref {
+		ref[k] = cands[k*nm+e.refMsg]
+	}
+	if err := sc.Score(x, ref, rp); err != nil {
+		return err
+	}
+	order := make([]int, nslots)
+	ev := make([]float64, nslots)
+	for k := range order {
+		order[k] = k
+		p[k*nm+e.refMsg] = rp[k]
+		c := ref[k].Channel
+		ev[k] = rp[k]*gain - e.o.Cost[c] - e.o.ComplaintRate[c]*e.o.ComplaintCost
+		if math.IsNaN(ev[k]) {
+			ev[k] = math.Inf(-1)
+		}
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		switch {
+		case ev[a] > ev[b]:
+			return -1
+		case ev[a] < ev[b]:
+			return 1
+		}
+		return 0
+	})
+	short := make([]Candidate, 0, e.o.Shortlist*(nm-1))
+	at := make([]int, 0, cap(short))
+	for _, k := range order[:e.o.Shortlist] {
+		for m := range nm {
+			if m != e.refMsg {
+				short = append(short, cands[k*nm+m])
+				at = append(at, k*nm+m)
+			}
+		}
+	}
+	sp := make([]float64, len(short))
+	if err := sc.Score(x, short, sp); err != nil {
+		return err
+	}
+	for i, j := range at {
+		p[j] = sp[i]
+	}
+	return nil
 }
 
 // late answers with BAU when the scoring budget ran out.
@@ -653,8 +770,31 @@ func (e *Engine) candidates(plans []channelPlan, sub *compliance.Subject, x *Con
 		startHour := x.Account.HourOfWeek(start.UnixMicro()) % 24
 		var taken []slot
 		var used [24]bool
+		if e.o.AllHours {
+			// The first permitted instant, then every whole hour after it
+			// within the window that the firewall allows (one per local hour).
+			used[startHour] = true
+			taken = append(taken, slot{t: start})
+			for t := start.Truncate(time.Hour).Add(time.Hour); !t.After(limit); t = t.Add(time.Hour) {
+				lh := x.Account.HourOfWeek(t.UnixMicro()) % 24
+				if used[lh] {
+					continue
+				}
+				ok, err := sub.Allowed(pl.ch, t, compliance.Personal)
+				if err != nil {
+					return nil, fmt.Errorf("firewall %s: %w", pl.name, err)
+				}
+				if ok {
+					used[lh] = true
+					taken = append(taken, slot{t: t})
+				}
+			}
+		}
 		tries := 0
 		for _, h := range hours {
+			if e.o.AllHours {
+				break
+			}
 			if len(taken) == e.o.SlotsPerChannel || tries >= 4*e.o.SlotsPerChannel+4 {
 				break
 			}

@@ -64,12 +64,18 @@ func randomInput(t testing.TB, rng *rand.Rand, fw *compliance.Firewall, now time
 // TestNeverDenied: every action a decision returns (chosen and runners-up) is
 // allowed by a freshly compiled firewall subject at its send instant.
 func TestNeverDenied(t *testing.T) {
+	for _, all := range []bool{false, true} {
+		t.Run(fmt.Sprint("all_hours=", all), func(t *testing.T) { testNeverDenied(t, all) })
+	}
+}
+
+func testNeverDenied(t *testing.T, all bool) {
 	fw, err := compliance.Open(compliance.DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
 	o := DefaultOptions()
-	o.Epsilon, o.HoldoutShare = 0.3, 0.2
+	o.Epsilon, o.HoldoutShare, o.AllHours = 0.3, 0.2, all
 	eng, err := New(fw, o)
 	if err != nil {
 		t.Fatal(err)
@@ -127,12 +133,18 @@ func TestNeverDenied(t *testing.T) {
 // TestPropensityExact: over many draws, the share of decisions that take the
 // argmax matches the logged propensity.
 func TestPropensityExact(t *testing.T) {
+	for _, all := range []bool{false, true} {
+		t.Run(fmt.Sprint("all_hours=", all), func(t *testing.T) { testPropensityExact(t, all) })
+	}
+}
+
+func testPropensityExact(t *testing.T, all bool) {
 	fw, err := compliance.Open(compliance.DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
 	o := DefaultOptions()
-	o.Epsilon, o.HoldoutShare = 0.2, 0
+	o.Epsilon, o.HoldoutShare, o.AllHours = 0.2, 0, all
 	eng, _ := New(fw, o)
 	sc, _ := NewRateScorer(nil)
 	rng := rand.New(rand.NewPCG(5, 6))

@@ -384,3 +384,56 @@ func (s *ModelScorer) Score(x *Context, cands []Candidate, p []float64) error {
 	}
 	return nil
 }
+
+// ChainScorer predicts payment as engagement times conversion:
+// P(pay | x, a) = P(engaged | x, a) × P(pay | engaged, x, a). Engagement is
+// frequent and tied to the channel and the send hour; conversion is rarer and
+// tied to the message and the kind of contact (a conversation converts
+// better), so two models each see the signal they can learn, and the engine
+// ranks by money (its target is Convert's, a payment target, valued at the
+// whole remaining balance) instead of by engagement at a fixed value.
+type ChainScorer struct {
+	// Engage predicts engagement (engaged_48h) on every contact; Convert
+	// predicts payment given engagement (trained on engaged contacts only).
+	Engage, Convert Scorer
+}
+
+// NewChainScorer chains an engagement and a conversion scorer; both must read
+// the features with the same priors.
+func NewChainScorer(engage, convert Scorer) (*ChainScorer, error) {
+	if engage == nil || convert == nil {
+		return nil, errors.New("chain scorer: nil scorer")
+	}
+	if engage.Priors() != convert.Priors() {
+		pe, _ := engage.Priors().JSON()
+		pc, _ := convert.Priors().JSON()
+		if string(pe) != string(pc) {
+			return nil, fmt.Errorf("chain scorer: %s and %s read the features with different priors", engage.Version(), convert.Version())
+		}
+	}
+	return &ChainScorer{Engage: engage, Convert: convert}, nil
+}
+
+// Version implements Scorer: both versions.
+func (s *ChainScorer) Version() string { return s.Engage.Version() + "*" + s.Convert.Version() }
+
+// Target implements Scorer: the conversion model's (payment) target.
+func (s *ChainScorer) Target() string { return s.Convert.Target() }
+
+// Priors implements Scorer.
+func (s *ChainScorer) Priors() *features.Priors { return s.Engage.Priors() }
+
+// Score implements Scorer.
+func (s *ChainScorer) Score(x *Context, cands []Candidate, p []float64) error {
+	if err := s.Engage.Score(x, cands, p); err != nil {
+		return err
+	}
+	q := make([]float64, len(cands))
+	if err := s.Convert.Score(x, cands, q); err != nil {
+		return err
+	}
+	for i := range p {
+		p[i] *= q[i]
+	}
+	return nil
+}

@@ -53,6 +53,18 @@ type Options struct {
 	TrainAccounts, TrainRows int
 	// Target is the outcome the model predicts (features.OutcomeNames).
 	Target string
+	// Convert, when set, is a payment outcome (paid_7d, paid_30d) that a
+	// second model predicts on the engaged contacts only; the engine then
+	// ranks by P(Target) × P(Convert | engaged) × balance left
+	// (engine.ChainScorer) instead of by engagement at a fixed value.
+	Convert string
+	// AllHours makes the engine consider every permitted local hour of the
+	// next 24 hours per channel (engine.Options.AllHours, coordinate search)
+	// instead of the two best hours of the debtor's profile.
+	AllHours bool
+	// MinP is the engine's value threshold (engine.Options.MinP): no contact
+	// when the best action's predicted probability is below it.
+	MinP float64
 	// GBDTIter caps the boosting rounds of each fit.
 	GBDTIter int
 	// Bootstrap is the number of resamples of the uplift intervals.
@@ -111,6 +123,8 @@ func (o *Options) check() error {
 		return fmt.Errorf("simulate: retrain every %d days: must not be negative", o.RetrainEvery)
 	case o.Start.IsZero() || !o.Start.Equal(o.Start.UTC().Truncate(24*time.Hour)):
 		return fmt.Errorf("simulate: start %s: must be a UTC midnight", o.Start)
+	case o.MinP < 0 || o.MinP > 1:
+		return fmt.Errorf("simulate: min p %v: must be in [0, 1]", o.MinP)
 	case o.Workers < 0:
 		return fmt.Errorf("simulate: workers %d: must not be negative", o.Workers)
 	case o.Tenant == "":

@@ -106,6 +106,17 @@ func (r *Report) Markdown(command string) string {
 	if o.RetrainEvery > 0 {
 		fmt.Fprintf(&b, "retrained every %d days on the simulation's own logs (%d sampled accounts, at most %d rows with the pretraining rows) and promoted through a registry; ", o.RetrainEvery, o.TrainAccounts, o.TrainRows)
 	}
+	if o.Convert != "" {
+		fmt.Fprintf(&b, "chained with a gbdt of %s fitted on the engaged rows (EV = P(%s) × P(%s | engaged) × balance left − costs); ", o.Convert, o.Target, o.Convert)
+	}
+	if o.AllHours {
+		fmt.Fprintf(&b, "the engine scores every permitted local hour of the next 24 hours per channel (coordinate search: channel x hour with the reference message, then every message of the 3 best); ")
+	} else {
+		fmt.Fprintf(&b, "the engine scores the 2 best hours of the debtor's profile per channel; ")
+	}
+	if o.MinP > 0 {
+		fmt.Fprintf(&b, "no contact when the best action's P(%s) < %g; ", o.Target, o.MinP)
+	}
 	fmt.Fprintf(&b, "engine exploration ε = %g, no holdout.\n\n", o.Epsilon)
 	fmt.Fprintf(&b, "Liquidation = payments dated within the period / referred balance, in US cents at fixed rates (%s). ", ratesText())
 	fmt.Fprintf(&b, "Uplift vs bau is paired by account on the same world; 95%% CI: percentile bootstrap over accounts (%d resamples) per seed; for the mean, the union of the seeds' intervals. ", o.Bootstrap)

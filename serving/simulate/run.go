@@ -292,6 +292,7 @@ func (s *sim) play(ctx context.Context) (*Result, error) {
 	case PolicyModel:
 		eo := engine.DefaultOptions()
 		eo.HoldoutShare, eo.Epsilon, eo.Seed = 0, s.o.Epsilon, s.seed
+		eo.AllHours, eo.MinP = s.o.AllHours, s.o.MinP
 		eng, err := engine.New(s.fw, eo)
 		if err != nil {
 			return nil, err

@@ -5,6 +5,7 @@ import (
 	"github.com/engagehq/engage/datasets"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -150,5 +151,36 @@ func TestFull(t *testing.T) {
 	t.Logf("\n%s", rep.Markdown("ENGAGE_SLOW=1 go test ./serving/simulate -run TestFull"))
 	if n := rep.totalViolations(); n != 0 {
 		t.Errorf("%d compliance violations", n)
+	}
+}
+
+// TestChainedModel plays the model policy with the conversion model chained
+// to the engagement model and the value threshold: both models are trained
+// and registered at every (re)training, and nothing the engine chooses is
+// denied by the independent check.
+func TestChainedModel(t *testing.T) {
+	o := small()
+	o.Accounts, o.Days, o.OPE, o.Bootstrap = 800, 30, false, 0
+	o.PretrainAccounts, o.PretrainDays, o.GBDTIter = 1500, 30, 20
+	o.Policies, o.Convert, o.MinP, o.RetrainEvery = []string{PolicyModel}, "paid_7d", 0.01, 14
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := rep.Results[len(rep.Results)-1]
+	if m.Policy != PolicyModel || m.Contacts == 0 || m.Violations != 0 {
+		t.Fatalf("model: policy %s, %d contacts, %d violations", m.Policy, m.Contacts, m.Violations)
+	}
+	var eng, conv int
+	for _, v := range m.Models {
+		switch {
+		case strings.Contains(v, "engaged_48h of"):
+			eng++
+		case strings.Contains(v, "paid_7d of") && strings.Contains(v, "-engaged"):
+			conv++
+		}
+	}
+	if eng != 3 || conv != 3 { // pretraining, days 14 and 28
+		t.Fatalf("models %v: want 3 engagement and 3 conversion models", m.Models)
 	}
 }

@@ -2,6 +2,8 @@ package simulate
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -13,6 +15,7 @@ import (
 	"github.com/engagehq/engage/datasets/synth"
 	"github.com/engagehq/engage/features"
 	"github.com/engagehq/engage/models/action"
+	"github.com/engagehq/engage/models/gbdt"
 	"github.com/engagehq/engage/models/registry"
 	"github.com/engagehq/engage/serving/engine"
 	"github.com/engagehq/engage/training"
@@ -90,7 +93,7 @@ func (t *trainer) pretrain(ctx context.Context) (engine.Scorer, error) {
 	if t.base, err = toTable(rows); err != nil {
 		return nil, err
 	}
-	sc, err := t.fit(ctx, t.base, fmt.Sprintf("pretrain-seed-%d", t.seed+1000))
+	sc, err := t.fitAll(ctx, t.base, fmt.Sprintf("pretrain-seed-%d", t.seed+1000))
 	t.spent += time.Since(began)
 	return sc, err
 }
@@ -149,7 +152,7 @@ func (t *trainer) retrain(ctx context.Context, s *sim, d int) (engine.Scorer, er
 		return nil, err
 	}
 	tab = sample(tab, t.o.TrainRows, rngFor(t.seed, fmt.Sprintf("train-rows-%d", d)).Uint64())
-	sc, err := t.fit(ctx, tab, fmt.Sprintf("simulation-seed-%d-day-%d", t.seed, d))
+	sc, err := t.fitAll(ctx, tab, fmt.Sprintf("simulation-seed-%d-day-%d", t.seed, d))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -160,31 +163,131 @@ func (t *trainer) retrain(ctx context.Context, s *sim, d int) (engine.Scorer, er
 	return sc, nil
 }
 
-// fit trains, registers, promotes and loads a model from the registry.
-func (t *trainer) fit(ctx context.Context, tab *datasets.Table, data string) (engine.Scorer, error) {
+// fitAll fits the engagement model on tab and, with Options.Convert, the
+// conversion model on tab's engaged rows, and chains them.
+func (t *trainer) fitAll(ctx context.Context, tab *datasets.Table, data string) (engine.Scorer, error) {
+	if t.o.Convert == "" {
+		rep, err := t.train(ctx, tab, data, t.o.Target)
+		if err != nil {
+			return nil, err
+		}
+		return t.register(rep, data, t.o.Target, true)
+	}
+	// The two fits are independent and run side by side; they are
+	// registered in a fixed order so version names are deterministic.
+	type res struct {
+		rep training.Report
+		err error
+	}
+	conv := make(chan res, 1)
+	go func() {
+		rep, err := t.train(ctx, engagedRows(tab, t.o.Target), data+"-engaged", t.o.Convert)
+		conv <- res{rep, err}
+	}()
+	er, err := t.train(ctx, tab, data, t.o.Target)
+	cr := <-conv
+	if err != nil {
+		return nil, err
+	}
+	if cr.err != nil {
+		return nil, cr.err
+	}
+	es, err := t.register(er, data, t.o.Target, true)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := t.register(cr.rep, data+"-engaged", t.o.Convert, false)
+	if err != nil {
+		return nil, err
+	}
+	return engine.NewChainScorer(es, cs)
+}
+
+// engagedRows keeps the rows of tab whose target outcome is positive.
+func engagedRows(tab *datasets.Table, target string) *datasets.Table {
+	i := tab.Index(target)
+	if i < 0 || tab.Floats[i] == nil {
+		return tab
+	}
+	var keep []int
+	for r, v := range tab.Floats[i] {
+		if v > 0 {
+			keep = append(keep, r)
+		}
+	}
+	return subset(tab, keep)
+}
+
+// train fits a model of target on tab.
+func (t *trainer) train(ctx context.Context, tab *datasets.Table, data, target string) (training.Report, error) {
 	o := training.DefaultOptions()
-	o.Target, o.Seed = t.o.Target, t.seed
+	o.Target, o.Seed = target, t.seed
 	if t.o.GBDTIter > 0 {
 		o.GBDT.MaxIter = t.o.GBDTIter
 	}
 	o.Title, o.Owner = "engage simulate: "+data, "engage simulate"
 	rep, err := training.Fit(ctx, tab, t.meta, data, o)
 	if err != nil {
-		return nil, fmt.Errorf("fit %s: %w", data, err)
+		return rep, fmt.Errorf("fit %s of %s: %w", target, data, err)
 	}
+	return rep, nil
+}
+
+// register registers a fitted model and loads it from the registry as a
+// scorer; promote makes it the registry's promoted model.
+func (t *trainer) register(rep training.Report, data, target string, promote bool) (engine.Scorer, error) {
 	v, err := t.reg.Register(rep.Artifact, rep.Card)
 	if err != nil {
 		return nil, err
 	}
-	if err := t.reg.Promote(v.Name); err != nil {
-		return nil, err
+	if promote {
+		if err := t.reg.Promote(v.Name); err != nil {
+			return nil, err
+		}
 	}
-	m, err := action.Load(t.reg, "")
+	l, err := t.reg.Load(v.Name)
 	if err != nil {
 		return nil, err
 	}
-	t.versions = append(t.versions, fmt.Sprintf("%s (%s, %d rows, AUC %.3f)", v.Name, data, rep.Rows-rep.Dropped, rep.Metrics["auc"]))
-	return engine.NewModelScorer(m)
+	m, err := action.FromLoaded(l)
+	if err != nil {
+		return nil, err
+	}
+	t.versions = append(t.versions, fmt.Sprintf("%s (%s of %s, %d rows, AUC %.3f)", v.Name, target, data, rep.Rows-rep.Dropped, rep.Metrics["auc"]))
+	sc, err := engine.NewModelScorer(m)
+	if err != nil {
+		return nil, err
+	}
+	if l.Version.Family == action.FamilyGBDT {
+		// gbdt partial evaluation, as serving does: the account's context is
+		// evaluated once and each of the ~100 candidates walks only the trees
+		// that split on action columns. UseBound verifies the answers are
+		// identical and keeps the plain path when it is not faster.
+		if g, err := decodeGBDT(l.Artifact.Payload); err == nil {
+			if err := sc.UseBound(g, false); err != nil && !errors.Is(err, engine.ErrBoundSlower) {
+				slog.Debug("simulate: gbdt partial evaluation off", "version", v.Name, "err", err)
+			}
+		}
+	}
+	return sc, nil
+}
+
+// decodeGBDT reads the gbdt model out of an action artifact payload (the
+// action.PayloadFormat envelope, or a bare gbdt model), like serving does.
+func decodeGBDT(payload []byte) (*gbdt.Model, error) {
+	var env struct {
+		Format string          `json:"format"`
+		Model  json.RawMessage `json:"model"`
+	}
+	body := payload
+	if err := json.Unmarshal(payload, &env); err == nil && env.Format == action.PayloadFormat {
+		body = env.Model
+	}
+	g := new(gbdt.Model)
+	if err := json.Unmarshal(body, g); err != nil {
+		return nil, fmt.Errorf("decode gbdt: %w", err)
+	}
+	return g, nil
 }
 
 // toTable lays Replay's rows out as the logged-decisions table the batch
@@ -259,7 +362,12 @@ func sample(t *datasets.Table, n int, seed uint64) *datasets.Table {
 	rng := rngFor(seed, "rows")
 	keep := rng.Perm(t.Len())[:n]
 	slices.Sort(keep)
-	u := datasets.NewTable(t.Columns, n)
+	return subset(t, keep)
+}
+
+// subset keeps the rows of t listed in keep, in that order.
+func subset(t *datasets.Table, keep []int) *datasets.Table {
+	u := datasets.NewTable(t.Columns, len(keep))
 	for i := range t.Columns {
 		switch {
 		case t.Floats[i] != nil:
