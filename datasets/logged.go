@@ -231,8 +231,18 @@ func sameColumns(a, b []Column) error {
 	return nil
 }
 
-// orderedGroup is a Parquet group node whose fields keep the given order
-// (parquet.Group sorts by name), so files list columns in table order.
+// OrderedGroup returns a Parquet group node whose fields keep the given order
+// (parquet.Group sorts them by name), so that files list their columns in table
+// order for every reader. names[i] is the name of nodes[i].
+func OrderedGroup(names []string, nodes []parquet.Node) parquet.Node {
+	g := &orderedGroup{fields: make([]parquet.Field, len(names))}
+	for i := range names {
+		g.fields[i] = &namedField{Node: nodes[i], name: names[i]}
+	}
+	return g
+}
+
+// orderedGroup is the node behind OrderedGroup.
 type orderedGroup struct{ fields []parquet.Field }
 
 type namedField struct {

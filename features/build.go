@@ -205,19 +205,9 @@ type fileDecisions struct {
 }
 
 func openDecisions(path string) (*fileDecisions, error) {
-	f, err := os.Open(path)
+	f, pf, err := openParquet(path)
 	if err != nil {
 		return nil, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(1<<20))
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	d := &fileDecisions{path: path, file: f, pf: pf, rg: -1, peekPos: -1,
 		at: make([]int64, batchRows), send: make([]int64, batchRows), hour: make([]int32, batchRows),

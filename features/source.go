@@ -69,19 +69,9 @@ type eventSource struct {
 
 // openEvents opens an events file for columnar reading and checks its schema.
 func openEvents(path string) (*eventSource, error) {
-	f, err := os.Open(path)
+	f, pf, err := openParquet(path)
 	if err != nil {
 		return nil, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(1<<20))
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s := &eventSource{file: f, pf: pf, numRows: pf.NumRows(), rg: -1}
 	col := func(name string, need bool, kind parquet.Kind) (*colReader, error) {
@@ -472,4 +462,24 @@ func openColumn(pf *parquet.File, path, name string, need bool, kind parquet.Kin
 		}
 	}
 	return &colReader{index: c.Index(), name: name}, nil
+}
+
+// openParquet opens a Parquet file for the columnar readers of the batch driver,
+// which read every page in order and so need neither page indexes nor bloom filters.
+func openParquet(path string) (*os.File, *parquet.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(1<<20))
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return f, pf, nil
 }

@@ -4,13 +4,12 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
-	"reflect"
 	"strconv"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/compress"
-	"github.com/parquet-go/parquet-go/encoding"
+
+	"github.com/engagehq/engage/datasets"
 )
 
 // formatCell renders a cell for CSV: numbers round-trip exactly, null is
@@ -61,7 +60,8 @@ func WriteCSV(w io.Writer, t Table) error {
 // WriteParquet writes a table as Parquet: one optional column per table
 // column (null where the report has null), in table order.
 func WriteParquet(w io.Writer, t Table) error {
-	g := &orderedGroup{fields: make([]parquet.Field, len(t.Columns))}
+	names := make([]string, len(t.Columns))
+	nodes := make([]parquet.Node, len(t.Columns))
 	for i, c := range t.Columns {
 		var n parquet.Node
 		switch c.Kind {
@@ -76,9 +76,9 @@ func WriteParquet(w io.Writer, t Table) error {
 		default:
 			n = parquet.String()
 		}
-		g.fields[i] = &namedField{Node: parquet.Optional(n), name: c.Name}
+		names[i], nodes[i] = c.Name, parquet.Optional(n)
 	}
-	schema := parquet.NewSchema("engage_report_"+t.Name, g)
+	schema := parquet.NewSchema("engage_report_"+t.Name, datasets.OrderedGroup(names, nodes))
 	pw := parquet.NewWriter(w, schema, parquet.Compression(&parquet.Zstd), parquet.CreatedBy("engage", "1", ""))
 	rows := make([]parquet.Row, 0, len(t.Rows))
 	for _, r := range t.Rows {
@@ -113,34 +113,4 @@ func WriteParquet(w io.Writer, t Table) error {
 		return fmt.Errorf("write parquet %s: %w", t.Name, err)
 	}
 	return nil
-}
-
-// orderedGroup is a Parquet group whose fields keep table order
-// (parquet.Group sorts them by name).
-type orderedGroup struct{ fields []parquet.Field }
-
-type namedField struct {
-	parquet.Node
-	name string
-}
-
-func (f *namedField) Name() string                      { return f.name }
-func (f *namedField) Value(reflect.Value) reflect.Value { return reflect.Value{} }
-func (g *orderedGroup) ID() int                         { return 0 }
-func (g *orderedGroup) String() string                  { return "engage report" }
-func (g *orderedGroup) Type() parquet.Type              { return parquet.Group{}.Type() }
-func (g *orderedGroup) Optional() bool                  { return false }
-func (g *orderedGroup) Repeated() bool                  { return false }
-func (g *orderedGroup) Required() bool                  { return true }
-func (g *orderedGroup) Leaf() bool                      { return false }
-func (g *orderedGroup) Fields() []parquet.Field         { return g.fields }
-func (g *orderedGroup) Encoding() encoding.Encoding     { return nil }
-func (g *orderedGroup) Compression() compress.Codec     { return nil }
-func (g *orderedGroup) GoType() reflect.Type {
-	sf := make([]reflect.StructField, len(g.fields))
-	for i, f := range g.fields {
-		sf[i] = reflect.StructField{Name: fmt.Sprintf("F%d", i), Type: f.GoType(),
-			Tag: reflect.StructTag(`parquet:` + strconv.Quote(f.Name()))}
-	}
-	return reflect.StructOf(sf)
 }
