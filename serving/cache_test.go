@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/engagehq/engage/datasets"
+	"github.com/engagehq/engage/models/action"
 	"github.com/engagehq/engage/serving/engine"
 )
 
@@ -135,7 +136,7 @@ func TestBoundScorer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := decodeGBDT(m.Artifact.Payload)
+	g, err := action.DecodeGBDT(m.Artifact.Payload)
 	if err != nil {
 		t.Fatal(err)
 	}

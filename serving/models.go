@@ -1,7 +1,6 @@
 package serving
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,7 +11,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/engagehq/engage/models/action"
-	"github.com/engagehq/engage/models/gbdt"
 	"github.com/engagehq/engage/models/registry"
 	"github.com/engagehq/engage/serving/engine"
 )
@@ -35,7 +33,7 @@ func (s *Server) load(version string) (*servingModel, error) {
 		// Partial evaluation: the same trees, decoded again from the artifact
 		// as gbdt's own type (action.Model keeps them private); UseBound
 		// checks they predict exactly what m does before using them.
-		if g, err := decodeGBDT(l.Artifact.Payload); err != nil {
+		if g, err := action.DecodeGBDT(l.Artifact.Payload); err != nil {
 			s.log.Warn("gbdt partial evaluation off", "version", l.Version.Name, "err", err)
 		} else if err := sc.UseBound(g, false); errors.Is(err, engine.ErrBoundSlower) {
 			s.log.Info("gbdt partial evaluation off", "version", l.Version.Name, "why", err)
@@ -44,24 +42,6 @@ func (s *Server) load(version string) (*servingModel, error) {
 		}
 	}
 	return &servingModel{scorer: sc, version: l.Version.Name, family: l.Version.Family, hash: l.Version.Hash, loaded: time.Now()}, nil
-}
-
-// decodeGBDT reads the gbdt model out of an action artifact payload (the
-// action.PayloadFormat envelope, or a bare gbdt model).
-func decodeGBDT(payload []byte) (*gbdt.Model, error) {
-	var env struct {
-		Format string          `json:"format"`
-		Model  json.RawMessage `json:"model"`
-	}
-	body := payload
-	if err := json.Unmarshal(payload, &env); err == nil && env.Format == action.PayloadFormat {
-		body = env.Model
-	}
-	g := new(gbdt.Model)
-	if err := json.Unmarshal(body, g); err != nil {
-		return nil, fmt.Errorf("decode gbdt: %w", err)
-	}
-	return g, nil
 }
 
 // swap serves m from now on; requests in flight keep the model they loaded.

@@ -170,16 +170,33 @@ func Decoders() map[string]registry.Decoder {
 	}
 }
 
+// unwrap splits a payload into its envelope and the family model's JSON. A bare
+// family model (as other tools may register) has an empty envelope: its own
+// decoder checks it.
+func unwrap(payload []byte) (envelope, json.RawMessage) {
+	var env envelope
+	if err := json.Unmarshal(payload, &env); err == nil && env.Format == PayloadFormat {
+		return env, env.Model
+	}
+	return envelope{}, payload
+}
+
+// DecodeGBDT returns the gbdt model inside an artifact payload (the
+// PayloadFormat envelope or a bare gbdt model), for callers that bind the tree
+// model directly (gbdt.Model.Bind) to score many action candidates at once.
+func DecodeGBDT(payload []byte) (*gbdt.Model, error) {
+	_, body := unwrap(payload)
+	g := new(gbdt.Model)
+	if err := json.Unmarshal(body, g); err != nil {
+		return nil, fmt.Errorf("decode gbdt: %w", err)
+	}
+	return g, nil
+}
+
 // decodeClassifier reads an envelope, or a bare family model (no calibrator)
 // as other tools may register.
 func decodeClassifier(name string, payload json.RawMessage) (any, error) {
-	var env envelope
-	body := json.RawMessage(payload)
-	if err := json.Unmarshal(payload, &env); err == nil && env.Format == PayloadFormat {
-		body = env.Model
-	} else {
-		env = envelope{} // a bare family model: its own decoder checks it
-	}
+	env, body := unwrap(payload)
 	f := &family{name: name}
 	switch name {
 	case FamilyGBDT:

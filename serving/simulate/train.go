@@ -2,7 +2,6 @@ package simulate
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,7 +14,6 @@ import (
 	"github.com/engagehq/engage/datasets/synth"
 	"github.com/engagehq/engage/features"
 	"github.com/engagehq/engage/models/action"
-	"github.com/engagehq/engage/models/gbdt"
 	"github.com/engagehq/engage/models/registry"
 	"github.com/engagehq/engage/serving/engine"
 	"github.com/engagehq/engage/training"
@@ -263,31 +261,13 @@ func (t *trainer) register(rep training.Report, data, target string, promote boo
 		// evaluated once and each of the ~100 candidates walks only the trees
 		// that split on action columns. UseBound verifies the answers are
 		// identical and keeps the plain path when it is not faster.
-		if g, err := decodeGBDT(l.Artifact.Payload); err == nil {
+		if g, err := action.DecodeGBDT(l.Artifact.Payload); err == nil {
 			if err := sc.UseBound(g, false); err != nil && !errors.Is(err, engine.ErrBoundSlower) {
 				slog.Debug("simulate: gbdt partial evaluation off", "version", v.Name, "err", err)
 			}
 		}
 	}
 	return sc, nil
-}
-
-// decodeGBDT reads the gbdt model out of an action artifact payload (the
-// action.PayloadFormat envelope, or a bare gbdt model), like serving does.
-func decodeGBDT(payload []byte) (*gbdt.Model, error) {
-	var env struct {
-		Format string          `json:"format"`
-		Model  json.RawMessage `json:"model"`
-	}
-	body := payload
-	if err := json.Unmarshal(payload, &env); err == nil && env.Format == action.PayloadFormat {
-		body = env.Model
-	}
-	g := new(gbdt.Model)
-	if err := json.Unmarshal(body, g); err != nil {
-		return nil, fmt.Errorf("decode gbdt: %w", err)
-	}
-	return g, nil
 }
 
 // toTable lays Replay's rows out as the logged-decisions table the batch
