@@ -120,6 +120,49 @@ type Subject struct {
 	notices     [][]string
 	firstComm   int64 // first communication (any outcome that reached the consumer), 0 if none
 	firstCommOK bool
+
+	// rules[rulesEnd[ch-1]:rulesEnd[ch]] are the pack rules eval runs for
+	// channel ch, in layer order, without those that cannot deny this
+	// account (a flag it does not have, consent it gave): see planRules.
+	rules    []layerRule
+	rulesEnd [numChannels]int
+	// noticeRules[ch] is how many notice rules a contact on ch may need:
+	// the capacity of Check's notice list.
+	noticeRules [numChannels]int
+}
+
+// layerRule is a pack rule with its layer.
+type layerRule struct {
+	l *layer
+	r *rule
+}
+
+// planRules lists, per channel, the pack rules eval must run for this
+// account: every rule on the channel (and every notice rule), in layer
+// order, except a rule whose flags condition the account does not meet,
+// a flag rule for flags the account does not have and a consent rule for a
+// channel the account consented to, which never deny it (see evalRule).
+func (s *Subject) planRules() {
+	n := 0
+	for _, l := range s.layers {
+		n += len(l.rules)
+	}
+	s.rules = make([]layerRule, 0, n)
+	for ch := Email; ch < numChannels; ch++ {
+		for _, l := range s.layers {
+			for _, r := range l.rules {
+				if r.kind != kindNotice && !r.channels.has(ch) || r.whenFlags != 0 && s.flags&r.whenFlags == 0 ||
+					r.kind == kindFlag && s.flags&r.flags == 0 || r.kind == kindConsent && s.optIn.has(ch) {
+					continue
+				}
+				s.rules = append(s.rules, layerRule{l, r})
+				if r.kind == kindNotice && r.channels.has(ch) {
+					s.noticeRules[ch]++
+				}
+			}
+		}
+		s.rulesEnd[ch] = len(s.rules)
+	}
 }
 
 var customerMeta = struct{ optOut, preferred, quiet ruleMeta }{
@@ -217,6 +260,7 @@ func (f *Firewall) Subject(acct Account, ledger []Entry) (*Subject, error) {
 			s.firstComm, s.firstCommOK = s.at[k], true
 		}
 	}
+	s.planRules()
 	return s, nil
 }
 
@@ -277,6 +321,26 @@ type verdict struct {
 	collect bool
 	reasons []Reason
 	notices []Notice
+	// walls caches the evaluated instant's wall clock in the subject's first
+	// zones (zone i valid when bit i of wallSet is set): the hour rules of
+	// every layer read it, and a zone lookup is the costly part.
+	wallSet uint8
+	walls   [4]time.Time
+}
+
+// wall returns instant t's wall clock in loc (zone zi of the subject) as a
+// UTC time: its clock, date, weekday and day of the year are loc's, and
+// reading them needs no further zone lookup.
+func (v *verdict) wall(zi int, loc *time.Location, t int64) time.Time {
+	if zi < len(v.walls) && v.wallSet&(1<<zi) != 0 {
+		return v.walls[zi]
+	}
+	_, off := time.Unix(0, t).In(loc).Zone()
+	w := time.Unix(0, t).Add(time.Duration(off) * time.Second).UTC()
+	if zi < len(v.walls) {
+		v.walls[zi], v.wallSet = w, v.wallSet|1<<zi
+	}
+	return w
 }
 
 func (v *verdict) deny(l *layer, m *ruleMeta, text string, next int64, never bool) {
@@ -318,8 +382,9 @@ func (s *Subject) Check(c Contact) (Decision, error) {
 	if d.Notices == nil {
 		d.Notices = []Notice{}
 	}
-	for _, l := range s.layers {
-		d.Jurisdictions = append(d.Jurisdictions, l.code)
+	d.Jurisdictions = make([]string, len(s.layers))
+	for i, l := range s.layers {
+		d.Jurisdictions[i] = l.code
 	}
 	if v.allowed {
 		t := c.At.UTC()
@@ -385,7 +450,11 @@ func (s *Subject) search(ch Channel, kind AddressKind, from, t int64, horizon ti
 func (s *Subject) eval(v *verdict, ch Channel, t int64, kind AddressKind, msg *Message, withNotices bool) error {
 	if s.optOut.has(ch) {
 		m := customerMeta.optOut
-		v.deny(nil, &m, fmt.Sprintf("the customer opted out of %s", ch), 0, true)
+		text := ""
+		if v.collect {
+			text = "the customer opted out of " + ch.String()
+		}
+		v.deny(nil, &m, text, 0, true)
 	}
 	for _, r := range s.customer {
 		if !r.channels.has(ch) {
@@ -394,6 +463,14 @@ func (s *Subject) eval(v *verdict, ch Channel, t int64, kind AddressKind, msg *M
 		if err := s.evalRule(v, nil, r, ch, t, kind, msg, withNotices); err != nil {
 			return err
 		}
+	}
+	if ch > noChannel && ch < numChannels {
+		for _, rr := range s.rules[s.rulesEnd[ch-1]:s.rulesEnd[ch]] {
+			if err := s.evalRule(v, rr.l, rr.r, ch, t, kind, msg, withNotices); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	for _, l := range s.layers {
 		for _, r := range l.rules {
@@ -470,11 +547,11 @@ func windowsOn(l *layer, r *rule, lt time.Time) ([]window, bool, error) {
 // evalHours checks permitted hours (kindHours: t must be inside a window) or a customer's
 // quiet period (kindQuiet: t must be outside every window) in every zone that applies.
 func (s *Subject) evalHours(v *verdict, l *layer, r *rule, t int64) error {
-	tt := time.Unix(0, t)
 	for zi, loc := range s.zones {
-		lt := tt.In(loc)
-		minute := int16(lt.Hour()*60 + lt.Minute())
-		ws, hol, err := windowsOn(l, r, lt)
+		wt := v.wall(zi, loc, t)
+		hh, mm, _ := wt.Clock()
+		minute := int16(hh*60 + mm)
+		ws, hol, err := windowsOn(l, r, wt)
 		if err != nil {
 			return err
 		}
@@ -488,13 +565,13 @@ func (s *Subject) evalHours(v *verdict, l *layer, r *rule, t int64) error {
 		if r.kind == kindHours && inside || r.kind == kindQuiet && !inside {
 			continue
 		}
-		next, never, err := s.nextOpen(l, r, lt, loc)
+		next, never, err := s.nextOpen(l, r, t, wt, loc)
 		if err != nil {
 			return err
 		}
 		text := ""
 		if v.collect {
-			text = hoursText(r, lt, ws, hol, s.zoneName[zi])
+			text = hoursText(r, wt, ws, hol, s.zoneName[zi])
 		}
 		v.deny(l, &r.meta, text, next, never)
 	}
@@ -520,12 +597,14 @@ func hoursText(r *rule, lt time.Time, ws []window, hol bool, zone string) string
 	return fmt.Sprintf("%s; local time %s on %s in %s is outside it (%s)", r.meta.Text, lt.Format("15:04"), day, zone, allowed)
 }
 
-// nextOpen finds the next instant after lt at which rule r lets a contact through in loc.
-func (s *Subject) nextOpen(l *layer, r *rule, lt time.Time, loc *time.Location) (int64, bool, error) {
-	t := lt.UnixNano()
-	y, m, d := lt.Date()
+// nextOpen finds the next instant after t at which rule r lets a contact through in loc;
+// wt is t's wall clock in loc (verdict.wall).
+func (s *Subject) nextOpen(l *layer, r *rule, t int64, wt time.Time, loc *time.Location) (int64, bool, error) {
+	y, m, d := wt.Date()
 	for k := 0; k <= 15; k++ {
-		day := time.Date(y, m, d+k, 12, 0, 0, 0, loc)
+		// The local calendar day k days on: its date, weekday and holiday
+		// status are those of its noon, read without a zone lookup.
+		day := time.Date(y, m, d+k, 12, 0, 0, 0, time.UTC)
 		ws, _, err := windowsOn(l, r, day)
 		if err != nil {
 			return 0, false, err
@@ -779,6 +858,7 @@ func (s *Subject) nextDelivery(id string, t int64) int64 {
 // A notice with a deadline that passed undelivered denies every contact that cannot carry it.
 func (s *Subject) evalNotice(v *verdict, l *layer, r *rule, ch Channel, t int64, msg *Message, withNotices bool) {
 	initial := !s.firstCommOK || s.firstComm >= t
+	carries := r.channels.has(ch)
 	need := false
 	switch r.when {
 	case "always":
@@ -788,12 +868,17 @@ func (s *Subject) evalNotice(v *verdict, l *layer, r *rule, ch Channel, t int64,
 	case "subsequent":
 		need = !initial
 	case "until_delivered":
-		need = !s.delivered(r.meta.ID, t)
-		if need && r.deadline > 0 && !initial && t > s.firstComm+r.deadline && !r.channels.has(ch) {
+		// The ledger scan only matters when the notice is overdue for this
+		// channel, or listed, or checked against the message.
+		overdue := r.deadline > 0 && !initial && t > s.firstComm+r.deadline && !carries
+		if overdue || carries && (withNotices || msg != nil) {
+			need = !s.delivered(r.meta.ID, t)
+		}
+		if need && overdue {
 			// overdue: a channel that cannot carry the notice must wait until it is sent
 			text := ""
 			if v.collect {
-				text = fmt.Sprintf("%s: overdue since %s; send it (%s) before any other contact", r.meta.Text, time.Unix(0, s.firstComm+r.deadline).UTC().Format(time.RFC3339), chanList(r.channels))
+				text = r.meta.Text + ": overdue since " + time.Unix(0, s.firstComm+r.deadline).UTC().Format(time.RFC3339) + "; send it (" + chanList(r.channels) + ") before any other contact"
 			}
 			// a later ledger entry carrying the notice (a scheduled mailing) clears it then
 			next, never := s.nextDelivery(r.meta.ID, t), false
@@ -803,10 +888,13 @@ func (s *Subject) evalNotice(v *verdict, l *layer, r *rule, ch Channel, t int64,
 			v.deny(l, &r.meta, text, next, never)
 		}
 	}
-	if !need || !r.channels.has(ch) {
+	if !need || !carries {
 		return
 	}
 	if withNotices {
+		if v.notices == nil && ch > noChannel && ch < numChannels {
+			v.notices = make([]Notice, 0, s.noticeRules[ch])
+		}
 		v.notices = append(v.notices, Notice{ID: r.meta.ID, Text: r.meta.Text, Jurisdiction: l.code, Source: r.meta.Source, Status: r.meta.Status})
 	}
 	if msg != nil && !slices.Contains(msg.Notices, r.meta.ID) {
@@ -819,6 +907,22 @@ func (s *Subject) evalNotice(v *verdict, l *layer, r *rule, ch Channel, t int64,
 }
 
 func chanList(cs chanSet) string {
+	if int(cs) < len(chanLists) {
+		return chanLists[cs]
+	}
+	return joinChannels(cs)
+}
+
+// chanLists holds chanList of every set of channels, built once.
+var chanLists = func() []string {
+	out := make([]string, 1<<numChannels)
+	for cs := range out {
+		out[cs] = joinChannels(chanSet(cs))
+	}
+	return out
+}()
+
+func joinChannels(cs chanSet) string {
 	var out []string
 	for c := Email; c < numChannels; c++ {
 		if cs.has(c) {

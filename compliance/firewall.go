@@ -151,6 +151,11 @@ func New(packs []*Pack, opts Options) (*Firewall, error) {
 	return f, nil
 }
 
+// Horizon is how far ahead Check searches for a contact's earliest permitted
+// instant (Options.Horizon), so a caller that also needs Earliest over the
+// same horizon can take it from Check's answer instead of searching twice.
+func (f *Firewall) Horizon() time.Duration { return f.opts.Horizon }
+
 // Jurisdictions lists the jurisdictions an account may name, sorted.
 func (f *Firewall) Jurisdictions() []string {
 	var out []string

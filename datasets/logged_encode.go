@@ -118,6 +118,10 @@ func (e *colEnc) resetChunk() {
 
 // add encodes rows [lo, hi) of column i of t.
 func (e *colEnc) add(t *Table, i, lo, hi int) {
+	if e.kind == KindNumeric {
+		e.addFloats(t.Floats[i][lo:hi])
+		return
+	}
 	for lo < hi {
 		m := min(hi-lo, e.pageRows-e.rows)
 		switch e.kind {
@@ -130,6 +134,19 @@ func (e *colEnc) add(t *Table, i, lo, hi int) {
 		}
 		e.rows += m
 		lo += m
+		if e.rows == e.pageRows {
+			e.flushPage()
+		}
+	}
+}
+
+// addFloats encodes the next values of a numeric column.
+func (e *colEnc) addFloats(vs []float64) {
+	for len(vs) > 0 {
+		m := min(len(vs), e.pageRows-e.rows)
+		e.addFixed(float64Bits(vs[:m]))
+		e.rows += m
+		vs = vs[m:]
 		if e.rows == e.pageRows {
 			e.flushPage()
 		}
@@ -154,10 +171,17 @@ func (e *colEnc) addFixed(vs []uint64) {
 	}
 	prev, p := e.prev64, e.prevIdx
 	// Rows of one account often repeat a value: one lookup and one run per
-	// repetition.
-	for _, v := range vs {
+	// repetition. A repetition is skipped over by a tight scan that keeps
+	// everything in registers (most values repeat the previous one).
+	for i := 0; i < len(vs); {
+		v := vs[i]
 		if v == prev && k >= 0 {
-			cnt++
+			j := i + 1
+			for j < len(vs) && vs[j] == v {
+				j++
+			}
+			cnt += uint32(j - i)
+			i = j
 			continue
 		}
 		if v != prev || p < 0 {
@@ -171,6 +195,7 @@ func (e *colEnc) addFixed(vs []uint64) {
 		rn = append(rn, 0)
 		k++
 		cnt = 1
+		i++
 	}
 	if k >= 0 {
 		rn[k] = cnt
@@ -337,18 +362,27 @@ func (e *colEnc) appendPage(dst []byte, h *format.PageHeader, body []byte) []byt
 // bound widens the chunk's statistics by PLAIN values.
 func (e *colEnc) bound(vs []uint64) {
 	if e.kind == KindNumeric {
+		// Plain comparisons (NaN skipped) rather than min and max, which
+		// order -0 before +0 at a cost per value: finishChunk writes a zero
+		// bound as -0 (min) or +0 (max) whichever zero it holds.
+		mn, mx, have := e.minF, e.maxF, e.haveStats
 		for _, v := range vs {
 			x := math.Float64frombits(v)
 			if x != x {
 				continue
 			}
-			if !e.haveStats {
-				e.minF, e.maxF, e.haveStats = x, x, true
+			if !have {
+				mn, mx, have = x, x, true
 				continue
 			}
-			e.minF = min(e.minF, x)
-			e.maxF = max(e.maxF, x)
+			if x < mn {
+				mn = x
+			}
+			if x > mx {
+				mx = x
+			}
 		}
+		e.minF, e.maxF, e.haveStats = mn, mx, have
 		return
 	}
 	for _, v := range vs {
@@ -523,6 +557,29 @@ func appendBitPacked(dst []byte, vals []uint32, bw int) []byte {
 			binary.LittleEndian.PutUint64(out[o:], acc)
 			o += bw
 		}
+	} else if bw <= 16 {
+		// Eight values fit two 64-bit words (dictionaries of up to 64Ki
+		// values): two stores per group, the second's spare high bytes
+		// zero and overwritten by the next group.
+		for g := 0; g < full; g += 8 {
+			v := vals[g : g+8 : g+8]
+			var lo, hi uint64
+			for j, x := range v {
+				b := uint(j * bw)
+				switch {
+				case b+uint(bw) <= 64:
+					lo |= uint64(x) << b
+				case b < 64:
+					lo |= uint64(x) << b
+					hi |= uint64(x) >> (64 - b)
+				default:
+					hi |= uint64(x) << (b - 64)
+				}
+			}
+			binary.LittleEndian.PutUint64(out[o:], lo)
+			binary.LittleEndian.PutUint64(out[o+8:], hi)
+			o += bw
+		}
 	} else {
 		var acc uint64
 		nb := 0
@@ -557,27 +614,34 @@ func appendBitPacked(dst []byte, vals []uint32, bw int) []byte {
 }
 
 // u64Table maps 64-bit keys to their index in the dictionary: open
-// addressing, linear probing, at most half full. A slot holds only the index
-// (the key is read from the dictionary), so a table of thousands of keys
-// stays in the core's L2 cache.
+// addressing, linear probing, at most half full. A slot holds the key beside
+// its index, so a lookup reads one cache line (four slots) where a slot
+// holding only the index was followed by a dependent read of the dictionary
+// entry: with the tables of a hundred columns taking turns in the core's
+// cache, those two misses per lookup were the encoder's largest cost.
 type u64Table struct {
-	slots []int32 // index+1; 0 = empty slot
+	slots []u64Slot
 	shift uint
 	n     int
 }
 
-const u64TableMin = 1 << 10
+type u64Slot struct {
+	key uint64
+	idx int32 // index+1; 0 = empty slot
+}
+
+const u64TableMin = 1 << 9
 
 // reset empties the table, sized for as many keys as the last chunk held
 // (chunks of a column tend to hold alike numbers of distinct values), so a
 // chunk rarely grows it.
 func (h *u64Table) reset() {
 	size := u64TableMin
-	for size < 4*h.n {
+	for size < 2*h.n {
 		size *= 2
 	}
 	if len(h.slots) != size {
-		h.slots = make([]int32, size)
+		h.slots = make([]u64Slot, size)
 		h.shift = uint(64 - bits.TrailingZeros(uint(size)))
 	} else {
 		clear(h.slots)
@@ -591,36 +655,35 @@ func (h *u64Table) slot(k uint64) int {
 
 // find returns the index of k in dict, appending k when new.
 func (h *u64Table) find(k uint64, dict *[]uint64) int32 {
-	d := *dict
 	mask := len(h.slots) - 1
 	for i := h.slot(k); ; i = (i + 1) & mask {
-		p := h.slots[i] - 1
-		if p < 0 {
-			p = int32(len(d))
-			*dict = append(d, k)
-			h.slots[i] = p + 1
+		s := &h.slots[i]
+		if s.idx == 0 {
+			p := int32(len(*dict))
+			*dict = append(*dict, k)
+			s.key, s.idx = k, p+1
 			h.n++
 			if 2*h.n > len(h.slots) {
 				h.grow(*dict)
 			}
 			return p
 		}
-		if d[p] == k {
-			return p
+		if s.key == k {
+			return s.idx - 1
 		}
 	}
 }
 
 func (h *u64Table) grow(dict []uint64) {
 	size := 2 * len(h.slots)
-	h.slots = make([]int32, size)
+	h.slots = make([]u64Slot, size)
 	h.shift = uint(64 - bits.TrailingZeros(uint(size)))
 	mask := size - 1
 	for p, k := range dict {
 		i := h.slot(k)
-		for h.slots[i] != 0 {
+		for h.slots[i].idx != 0 {
 			i = (i + 1) & mask
 		}
-		h.slots[i] = int32(p) + 1
+		h.slots[i] = u64Slot{key: k, idx: int32(p) + 1}
 	}
 }

@@ -439,3 +439,102 @@ func BenchmarkLoggedWriter(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(b []byte) (int, error) { return len(b), nil }
+
+// rowMajorOf splits the numeric columns first .. first+width-1 of tb out
+// into a row-major block, leaving them empty in the returned table.
+func rowMajorOf(tb *Table, first, width int) (*Table, *RowMajor) {
+	n := tb.Len()
+	m := &RowMajor{First: first, Width: width, Values: make([]float64, 0, n*width)}
+	for r := range n {
+		for j := range width {
+			m.Values = append(m.Values, tb.Floats[first+j][r])
+		}
+	}
+	u := sliceTable(tb, 0, n)
+	for j := range width {
+		u.Floats[first+j] = nil
+	}
+	return u, m
+}
+
+// TestWriteRowMajor: a table written with some numeric columns given row by
+// row is byte for byte the file Write makes of the same table, for blocks
+// whose width is and is not a multiple of the gather group, batches that
+// cross pages and row groups, and any number of workers.
+func TestWriteRowMajor(t *testing.T) {
+	tb := featureLikeTable(9, 5000)
+	cases := []struct {
+		first, width, batch, workers int
+	}{
+		{5, 24, 1000, 2}, // f0..f23
+		{5, 25, 777, 3},  // f0..f23 and p: a partial group
+		{7, 3, 5000, 1},
+		{12, 8, 64, 2},
+	}
+	opts := DefaultLoggedOptions()
+	opts.RowGroupRows, opts.PageRows = 1500, 400
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("first%d_width%d_batch%d_workers%d", c.first, c.width, c.batch, c.workers), func(t *testing.T) {
+			o := opts
+			o.Workers = c.workers
+			want := writeLogged(t, tb, o, c.batch)
+			var buf bytes.Buffer
+			w, err := NewLoggedWriterWith(&buf, tb.Columns, map[string]string{"engage.source": "test", "b": "2", "a": "1"}, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for lo := 0; lo < tb.Len(); lo += c.batch {
+				u, m := rowMajorOf(sliceTable(tb, lo, min(tb.Len(), lo+c.batch)), c.first, c.width)
+				if err := w.WriteRowMajor(u, m); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(buf.Bytes(), want) {
+				t.Fatalf("WriteRowMajor wrote %d bytes that differ from Write's %d", buf.Len(), len(want))
+			}
+		})
+	}
+}
+
+// TestWriteRowMajorErrors: blocks that do not fit the columns are refused.
+func TestWriteRowMajorErrors(t *testing.T) {
+	tb := featureLikeTable(3, 100)
+	cases := []struct {
+		name string
+		m    func() (*Table, *RowMajor)
+	}{
+		{"not numeric", func() (*Table, *RowMajor) {
+			return tb, &RowMajor{First: 3, Width: 4, Values: make([]float64, 4*tb.Len())}
+		}},
+		{"past the last column", func() (*Table, *RowMajor) {
+			u, m := rowMajorOf(tb, 5, 24)
+			m.Width = 40
+			return u, m
+		}},
+		{"ragged values", func() (*Table, *RowMajor) {
+			u, m := rowMajorOf(tb, 5, 24)
+			m.Values = m.Values[:len(m.Values)-1]
+			return u, m
+		}},
+		{"rows differ", func() (*Table, *RowMajor) {
+			u, m := rowMajorOf(tb, 5, 24)
+			m.Values = m.Values[:len(m.Values)-24]
+			return u, m
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w, err := NewLoggedWriter(discard{}, tb.Columns, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, m := c.m()
+			if err := w.WriteRowMajor(u, m); err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
+}

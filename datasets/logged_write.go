@@ -121,8 +121,10 @@ type LoggedWriter struct {
 	pending int
 	rows    int64
 	foot    format.FileMetaData
-	err     error // sticky: the file is unusable after a failed write
+	err     error                    // sticky: the file is unusable after a failed write
+	scratch [][gatherGroup][]float64 // per worker: gathered row-major columns
 	f       *os.File
+	synced  int64 // bytes of f handed to startWriteback
 	tmp     string
 	path    string
 	done    bool
@@ -267,33 +269,171 @@ func (w *LoggedWriter) Write(t *Table) error {
 	return nil
 }
 
+// RowMajor holds the numeric columns First .. First+Width-1 of a table row
+// by row: Values[r*Width+j] is column First+j of row r. It is the layout in
+// which a feature read-out produces its values; WriteRowMajor encodes them
+// without first copying them into one slice per column.
+type RowMajor struct {
+	First, Width int
+	Values       []float64
+}
+
+// Rows returns the number of rows held.
+func (m *RowMajor) Rows() int {
+	if m.Width <= 0 {
+		return 0
+	}
+	return len(m.Values) / m.Width
+}
+
+// gatherGroup is the number of row-major columns an encoding worker gathers
+// together: one pass over the rows reads each cache line of the block once
+// for all of them.
+const gatherGroup = 8
+
+// gatherRows is the number of rows gathered at a time: gatherGroup columns
+// of them (128 KiB) stay in the worker core's L2 cache.
+const gatherRows = 2048
+
+// WriteRowMajor is Write for a table whose numeric columns m.First ..
+// m.First+m.Width-1 are given row by row in m rather than in t.Floats (which
+// are ignored for them and may be empty). The file is the same as Write's of
+// the transposed table. Neither t nor m is retained.
+func (w *LoggedWriter) WriteRowMajor(t *Table, m *RowMajor) error {
+	if w.done {
+		return errors.New("write on a closed logged writer")
+	}
+	if w.err != nil {
+		return w.err
+	}
+	if err := sameColumns(w.cols, t.Columns); err != nil {
+		return fmt.Errorf("write logged table: %w", err)
+	}
+	if m.Width <= 0 || m.First < 0 || m.First+m.Width > len(w.cols) || len(m.Values)%m.Width != 0 {
+		return fmt.Errorf("write logged table: row-major block of columns [%d, %d) with %d values does not fit %d columns",
+			m.First, m.First+m.Width, len(m.Values), len(w.cols))
+	}
+	for j := m.First; j < m.First+m.Width; j++ {
+		if w.cols[j].Kind != KindNumeric {
+			return fmt.Errorf("write logged table: row-major column %s is %s, not numeric", w.cols[j].Name, w.cols[j].Kind)
+		}
+	}
+	n := m.Rows()
+	// check the other columns as Table.check does, against the block's rows
+	for i, c := range w.cols {
+		if i >= m.First && i < m.First+m.Width {
+			continue
+		}
+		if l := t.colLen(i); l != n {
+			return fmt.Errorf("write logged table: column %s has %d rows, the row-major block %d", c.Name, l, n)
+		}
+	}
+	groups := (m.Width + gatherGroup - 1) / gatherGroup
+	// work items: the other columns one by one, then the block's groups
+	others := make([]int, 0, len(w.cols)-m.Width)
+	for i := range w.cols {
+		if i < m.First || i >= m.First+m.Width {
+			others = append(others, i)
+		}
+	}
+	for done := 0; done < n; {
+		k := min(n-done, w.rgRows-w.pending)
+		lo, hi := done, done+k
+		w.eachN(len(others)+groups, func(worker, item int) {
+			if item < len(others) {
+				i := others[item]
+				w.enc[i].add(t, i, lo, hi)
+				return
+			}
+			g := item - len(others)
+			j0 := g * gatherGroup
+			j1 := min(j0+gatherGroup, m.Width)
+			w.gather(worker, m, j0, j1, lo, hi)
+		})
+		done += k
+		w.pending += k
+		w.rows += int64(k)
+		if w.pending >= w.rgRows {
+			if err := w.flushRowGroup(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// gather encodes rows [lo, hi) of the block's columns j0 .. j1-1, copying
+// them out gatherRows rows at a time into the worker's scratch columns.
+func (w *LoggedWriter) gather(worker int, m *RowMajor, j0, j1, lo, hi int) {
+	sc := &w.scratch[worker]
+	if len(sc[0]) < gatherRows {
+		for c := range sc {
+			sc[c] = make([]float64, gatherRows)
+		}
+	}
+	W, nc := m.Width, j1-j0
+	for r0 := lo; r0 < hi; r0 += gatherRows {
+		r1 := min(r0+gatherRows, hi)
+		rows := m.Values[r0*W : r1*W]
+		k := r1 - r0
+		if nc == gatherGroup {
+			s0, s1, s2, s3 := sc[0][:k], sc[1][:k], sc[2][:k], sc[3][:k]
+			s4, s5, s6, s7 := sc[4][:k], sc[5][:k], sc[6][:k], sc[7][:k]
+			for r := range k {
+				v := rows[r*W+j0 : r*W+j0+gatherGroup : r*W+j0+gatherGroup]
+				s0[r], s1[r], s2[r], s3[r] = v[0], v[1], v[2], v[3]
+				s4[r], s5[r], s6[r], s7[r] = v[4], v[5], v[6], v[7]
+			}
+		} else {
+			for r := range k {
+				v := rows[r*W+j0 : r*W+j1]
+				for c, x := range v {
+					sc[c][r] = x
+				}
+			}
+		}
+		for c := range nc {
+			w.enc[m.First+j0+c].addFloats(sc[c][:k])
+		}
+	}
+}
+
 // each runs fn for every column on up to Workers goroutines, columns handed
 // out one at a time so a slow column (strings, PLAIN pages) does not hold up
 // the others.
 func (w *LoggedWriter) each(fn func(i int)) {
-	n := len(w.enc)
+	w.eachN(len(w.enc), func(_, i int) { fn(i) })
+}
+
+// eachN runs fn for items 0 .. n-1 on up to Workers goroutines, handed out
+// one at a time; worker (0 .. Workers-1) names the goroutine, for scratch
+// space.
+func (w *LoggedWriter) eachN(n int, fn func(worker, item int)) {
 	k := min(w.opts.Workers, n)
+	if len(w.scratch) < max(k, 1) {
+		w.scratch = make([][gatherGroup][]float64, max(k, 1))
+	}
 	if k <= 1 {
 		for i := range n {
-			fn(i)
+			fn(0, i)
 		}
 		return
 	}
 	var next atomic.Int64
-	work := func() {
+	work := func(worker int) {
 		for {
 			i := int(next.Add(1) - 1)
 			if i >= n {
 				return
 			}
-			fn(i)
+			fn(worker, i)
 		}
 	}
 	var wg sync.WaitGroup
-	for range k - 1 {
-		wg.Go(work)
+	for g := range k - 1 {
+		wg.Go(func() { work(g + 1) })
 	}
-	work()
+	work(0)
 	wg.Wait()
 }
 
@@ -344,6 +484,7 @@ func (w *LoggedWriter) flushRowGroup() error {
 	w.foot.RowGroups = append(w.foot.RowGroups, rg)
 	w.foot.NumRows += rg.NumRows
 	w.pending = 0
+	w.startWriteback()
 	return nil
 }
 

@@ -46,20 +46,33 @@ func ActionNames() []string { return actionNames }
 // read NaN. It is the single definition both drivers use.
 func (s *State) actionValues(a *Account, p *Priors, prof *[hoursOfWeek]float64, ch, msg int8, sendAt int64, dst []float64) []float64 {
 	how := a.clock.hourOfWeek(sendAt)
+	slot := s.slotValues(p, prof, how)
+	chA, msgA := s.rates(p, ch, msg)
+	return append(dst, slot[0], slot[1], slot[2], chA, msgA)
+}
+
+// slotValues are the features of the send slot (local hour of week how):
+// affinity, relative affinity and response, the first three ActionNames.
+func (s *State) slotValues(p *Priors, prof *[hoursOfWeek]float64, how int) [3]float64 {
+	day := prof[how/24*24 : how/24*24+24]
+	top := day[0]
+	for _, x := range day[1:] {
+		top = max(top, x)
+	}
+	return [3]float64{hoursOfWeek * prof[how], prof[how] / top, s.slotResponse(how%24, p)}
+}
+
+// rates are the smoothed rates of channel ch and message msg (NaN for -1).
+func (s *State) rates(p *Priors, ch, msg int8) (chA, msgA float64) {
 	m := p.RateStrength
-	chA, msgA := math.NaN(), math.NaN()
+	chA, msgA = math.NaN(), math.NaN()
 	if ch >= 0 {
 		chA = (float64(s.engagedContacts[ch]) + m*p.chRate[ch]) / (float64(s.sent[ch]) + m)
 	}
 	if msg >= 0 {
 		msgA = (float64(s.msgResp[msg]) + m*p.msgResp[msg]) / (float64(s.msgSent[msg]) + m)
 	}
-	day := prof[how/24*24 : how/24*24+24]
-	top := day[0]
-	for _, x := range day[1:] {
-		top = max(top, x)
-	}
-	return append(dst, hoursOfWeek*prof[how], prof[how]/top, s.slotResponse(how%24, p), chA, msgA)
+	return chA, msgA
 }
 
 // slotResponse is the debtor's response rate to sends in local hour h: own
@@ -88,27 +101,87 @@ func (s *State) slotResponse(h int, p *Priors) float64 {
 // Candidates reads the action-dependent features of one account at one
 // instant for many candidate actions: the profile and rates are computed once.
 // It reads the state as it is when Candidates is called.
+//
+// A Candidates is not safe for concurrent use, and the state must not change
+// while it is in use: it remembers the last send slot's values (candidates
+// come grouped by slot, each with every message).
 type Candidates struct {
 	s    *State
 	a    *Account
 	p    *Priors
 	prof [hoursOfWeek]float64
+	// how and slot: the last send slot's hour of week (-1: none) and its
+	// slotValues.
+	how  int
+	slot [3]float64
+	// The last channel name's index (unknownIdx: none yet) and the message
+	// names seen with their indices.
+	chName  string
+	chIdx   int8
+	nmsg    int
+	msgName [8]string
+	msgIdx  [8]int8
 }
+
+// unknownIdx marks Candidates.chIdx as not yet looked up.
+const unknownIdx = -2
 
 // Candidates prepares the action-dependent read-out of the account. Like
 // Read, the state must hold exactly the account's events before the decision.
 func (s *State) Candidates(a *Account, p *Priors) *Candidates {
-	c := &Candidates{s: s, a: a, p: p}
+	c := &Candidates{s: s, a: a, p: p, how: -1, chIdx: unknownIdx}
 	s.profile(a, p, &c.prof)
 	return c
 }
 
+// ReadCandidates is Read, and also prepares c exactly as s.Candidates(a, p)
+// would, from the one hour-of-week profile both need: serving reads an
+// account's features and then scores its candidate actions. c may be a
+// Candidates reused from an earlier decision.
+func (s *State) ReadCandidates(at int64, a *Account, p *Priors, dst []float64, c *Candidates) []float64 {
+	*c = Candidates{s: s, a: a, p: p, how: -1, chIdx: unknownIdx}
+	v := s.profile(a, p, &c.prof)
+	return s.read(at, a, p, &v, dst)
+}
+
+// Priors returns the priors the read-out was prepared with.
+func (c *Candidates) Priors() *Priors { return c.p }
+
 // Values appends the ActionNames features of the action (channel, send
 // instant sendAt in UTC microseconds, message) to dst. An unknown or empty
-// channel or message reads NaN for its feature.
+// channel or message reads NaN for its feature. The values are
+// actionValues' (the batch driver's) to the bit.
 func (c *Candidates) Values(channel string, sendAt int64, message string, dst []float64) []float64 {
-	ch, msg := int8(datasets.ChannelIndex(channel)), int8(datasets.MessageIndex(message))
-	return c.s.actionValues(c.a, c.p, &c.prof, ch, msg, sendAt, dst)
+	// Candidates come grouped by channel, each with the same few messages:
+	// remember the names' indices instead of hashing them every time.
+	if channel != c.chName || c.chIdx == unknownIdx {
+		c.chName, c.chIdx = channel, int8(datasets.ChannelIndex(channel))
+	}
+	ch, msg := c.chIdx, int8(-1)
+	k := 0
+	for k < c.nmsg && c.msgName[k] != message {
+		k++
+	}
+	if k < c.nmsg {
+		msg = c.msgIdx[k]
+	} else {
+		msg = int8(datasets.MessageIndex(message))
+		if c.nmsg < len(c.msgName) {
+			c.msgName[c.nmsg], c.msgIdx[c.nmsg] = message, msg
+			c.nmsg++
+		}
+	}
+	if how := c.a.clock.hourOfWeek(sendAt); how != c.how {
+		c.how, c.slot = how, c.s.slotValues(c.p, &c.prof, how)
+	}
+	chA, msgA := c.s.rates(c.p, ch, msg)
+	return append(dst, c.slot[0], c.slot[1], c.slot[2], chA, msgA)
+}
+
+// SlotAffinity is State.SlotAffinity (the send_slot_affinity feature) of send
+// instant sendAt, from the profile computed once for every candidate.
+func (c *Candidates) SlotAffinity(sendAt int64) float64 {
+	return hoursOfWeek * c.prof[c.a.clock.hourOfWeek(sendAt)]
 }
 
 // ActionColumns maps the ActionNames features into a model's row: entry i is

@@ -1,12 +1,16 @@
 package features
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
 
 	"github.com/engagehq/engage/datasets"
 )
@@ -95,34 +99,103 @@ func Schema() []datasets.Column {
 
 // LoadAccounts reads accounts.parquet into prepared accounts by id.
 func LoadAccounts(path string) (map[string]*Account, error) {
+	accts, err := loadAccounts(path)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]*Account, accts.len())
+	for _, a := range accts.accts {
+		m[a.Row.ID] = a
+	}
+	return m, nil
+}
+
+// loadAccounts reads accounts.parquet into an index, rejecting duplicate ids.
+// One goroutine decodes rows while the calling one prepares them (zone,
+// segment, flags), so loading uses both cores.
+func loadAccounts(path string) (*accountIndex, error) {
 	r, err := datasets.Open[datasets.Account](path)
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
-	m := make(map[string]*Account, r.NumRows())
-	buf := make([]datasets.Account, 4096)
+	accts := make([]*Account, 0, r.NumRows())
+	type chunk struct {
+		rows []datasets.Account
+		err  error
+	}
+	chunks := make(chan chunk, 2)
+	stop := make(chan struct{})
+	defer func() {
+		close(stop)
+		for range chunks { // the decoder has stopped when chunks closes
+		}
+		r.Close()
+	}()
+	go func() {
+		defer close(chunks)
+		for {
+			buf := make([]datasets.Account, 4096)
+			n, err := r.Next(buf)
+			if errors.Is(err, io.EOF) || (err == nil && n == 0) {
+				err = io.EOF
+			}
+			select {
+			case chunks <- chunk{buf[:n], err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	var row int64
-	for {
-		n, err := r.Next(buf)
-		for i := 0; i < n; i++ {
+	for c := range chunks {
+		for i := range c.rows {
 			row++
-			a, perr := NewAccount(&buf[i])
+			a, perr := NewAccount(&c.rows[i])
 			if perr != nil {
 				return nil, fmt.Errorf("%s row %d: %w", path, row, perr)
 			}
-			if _, dup := m[a.Row.ID]; dup {
-				return nil, fmt.Errorf("%s row %d: duplicate account_id %q", path, row, a.Row.ID)
-			}
-			m[a.Row.ID] = a
+			accts = append(accts, a)
 		}
-		if errors.Is(err, io.EOF) || (err == nil && n == 0) {
-			return m, nil
+		if c.err == io.EOF {
+			break
 		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", path, err)
+		if c.err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, c.err)
 		}
 	}
+	if row := duplicateRow(accts); row > 0 {
+		return nil, fmt.Errorf("%s row %d: duplicate account_id %q", path, row, accts[row-1].Row.ID)
+	}
+	return newAccountIndex(accts), nil
+}
+
+// duplicateRow returns the (1-based) row of the first account, in file order,
+// whose id an earlier row already has; 0 when the ids are unique.
+func duplicateRow(accts []*Account) int {
+	byID := func(x, y *Account) int { return strings.Compare(x.Row.ID, y.Row.ID) }
+	if slices.IsSortedFunc(accts, byID) { // the usual layout: one pass
+		for i := 1; i < len(accts); i++ {
+			if accts[i].Row.ID == accts[i-1].Row.ID {
+				return i + 1
+			}
+		}
+		return 0
+	}
+	idx := make([]int, len(accts))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(x, y int) int { return byID(accts[x], accts[y]) })
+	first := 0
+	for k := 1; k < len(idx); k++ {
+		if i := idx[k]; accts[i].Row.ID == accts[idx[k-1]].Row.ID && (first == 0 || i+1 < first) {
+			first = i + 1
+		}
+	}
+	return first
 }
 
 // Build is the batch (point-in-time) driver: it turns the event history into the
@@ -132,11 +205,11 @@ func LoadAccounts(path string) (map[string]*Account, error) {
 // bounded by one account's state and decisions. The output is written to a temp
 // file renamed at the end: an error or a cancelled ctx leaves nothing at out.
 func Build(ctx context.Context, in Inputs, out string, o Options) (sum Summary, err error) {
-	accounts, err := LoadAccounts(in.Accounts)
+	accounts, err := loadAccounts(in.Accounts)
 	if err != nil {
 		return sum, err
 	}
-	sum.Accounts = len(accounts)
+	sum.Accounts = accounts.len()
 	src, err := openEvents(in.Events)
 	if err != nil {
 		return sum, err
@@ -164,9 +237,8 @@ func Build(ctx context.Context, in Inputs, out string, o Options) (sum Summary, 
 
 	priors := o.Priors
 	if priors == nil {
-		c := NewPriorCounter()
-		b := &builder{what: in.Events, accounts: accounts, rep: newReplayer(UniformPriors(), sum.End), counter: c}
-		if err := streamEvents(ctx, in.Events, b, progress); err != nil {
+		c, err := countPriors(ctx, in.Events, accounts, sum.End, progress)
+		if err != nil {
 			return sum, err
 		}
 		if priors, err = c.Priors(o.PriorOptions); err != nil {
@@ -236,14 +308,105 @@ func historyEnd(in Inputs) (int64, error) {
 	return end, nil
 }
 
+// countPriors is the priors pass: it folds every account's events and counts
+// the final states. The accounts are independent, so the file is cut in two
+// halves of row groups, each folded by its own decoder and builder (four
+// goroutines on the machine's cores), and the counts are merged; the account
+// cut by the boundary is folded whole by the first half.
+func countPriors(ctx context.Context, path string, accounts *accountIndex, end int64, progress func(int64)) (*PriorCounter, error) {
+	src, err := openEvents(path)
+	if err != nil {
+		return nil, err
+	}
+	rgs := src.pf.RowGroups()
+	src.Close()
+	// the boundary: the row group starting nearest the middle row
+	cut, best := 0, int64(math.MaxInt64)
+	var rows int64
+	for i, g := range rgs {
+		if d := abs(2*rows - src.numRows); i > 0 && d < best {
+			cut, best = i, d
+		}
+		rows += g.NumRows()
+	}
+	if cut == 0 {
+		c := NewPriorCounter()
+		b := &builder{what: path, accounts: accounts, rep: newReplayer(UniformPriors(), end), counter: c}
+		return c, streamEvents(ctx, path, b, progress)
+	}
+	var mu sync.Mutex
+	shared := func(n int64) {
+		mu.Lock()
+		progress(n)
+		mu.Unlock()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	halves := [2]span{{to: cut}, {from: cut, to: len(rgs)}}
+	var counts [2]*PriorCounter
+	var errs [2]error
+	var wg sync.WaitGroup
+	for h := range halves {
+		idx := *accounts // its own cursor over the shared accounts
+		counts[h] = NewPriorCounter()
+		b := &builder{what: path, accounts: &idx, rep: newReplayer(UniformPriors(), end), counter: counts[h]}
+		wg.Go(func() {
+			if errs[h] = streamSpan(ctx, path, halves[h], b, shared); errs[h] != nil {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs { // the first half's error names the earlier row
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return nil, err
+		}
+	}
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, err
+	}
+	counts[0].merge(counts[1])
+	return counts[0], nil
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// span is part of the events file for one builder: row groups [from, to).
+// The account at the start of a span that does not start the file is the
+// previous span's (skipped: that span reads on to finish it), so a span that
+// does not end the file reads past row group to-1 until its first account
+// there ends.
+type span struct{ from, to int }
+
 // streamEvents decodes the events file in one goroutine and feeds the builder
 // in the calling one, so decoding and the state updates use both cores.
-func streamEvents(ctx context.Context, path string, b *builder, progress func(int64)) (err error) {
+func streamEvents(ctx context.Context, path string, b *builder, progress func(int64)) error {
+	return streamSpan(ctx, path, span{to: math.MaxInt}, b, progress)
+}
+
+// streamSpan is streamEvents over a span of the file.
+func streamSpan(ctx context.Context, path string, sp span, b *builder, progress func(int64)) (err error) {
 	src, err := openEvents(path)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
+	src.seek(sp.from)
+	skip := sp.from > 0 // skipping the first account's events
+	var first []byte    // ... which is this one
+	stopAt := int64(-1) // first row past the span, when it does not end the file
+	if n := len(src.pf.RowGroups()); sp.to < n {
+		stopAt = 0
+		for _, g := range src.pf.RowGroups()[:sp.to] {
+			stopAt += g.NumRows()
+		}
+	}
+	var last []byte // with stopAt: the account being finished past the span
 	const depth = 4
 	full := make(chan *eventBatch, depth)
 	free := make(chan *eventBatch, depth+1)
@@ -276,10 +439,12 @@ func streamEvents(ctx context.Context, path string, b *builder, progress func(in
 			}
 		})
 	}()
-	finished := false
+	finished, stopped := false, false
 	defer func() {
 		if !finished {
-			close(stop)
+			if !stopped {
+				close(stop)
+			}
 			for range full {
 			}
 			<-decoded
@@ -295,16 +460,47 @@ func streamEvents(ctx context.Context, path string, b *builder, progress func(in
 		}
 	}
 	for bt := range full {
+		if stopped {
+			continue // drain
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		for i := 0; i < bt.n; i++ {
+		i := 0
+		for ; skip && i < bt.n; i++ {
+			id := bt.account(i)
+			if first == nil {
+				first = append([]byte{}, id...)
+			}
+			if !bytes.Equal(id, first) {
+				if bytes.Compare(id, first) < 0 {
+					return fmt.Errorf("%s row %d: account_id %q after %q: events must be sorted by (account_id, at)", b.what, bt.row0+int64(i)+1, id, first)
+				}
+				skip = false
+				break
+			}
+		}
+		done := i
+		for ; i < bt.n; i++ {
+			row := bt.row0 + int64(i)
+			if stopAt >= 0 && row >= stopAt {
+				id := bt.account(i)
+				if last == nil {
+					last = append([]byte{}, id...)
+				} else if !bytes.Equal(id, last) {
+					break
+				}
+			}
 			ev = event{at: bt.at[i], amount: bt.amount[i], typ: bt.typ[i], ch: bt.ch[i], msg: bt.msg[i]}
-			if err := b.add(bt.row0+int64(i), bt.account(i), &ev, typeName(bt)); err != nil {
+			if err := b.add(row, bt.account(i), &ev, typeName(bt)); err != nil {
 				return err
 			}
 		}
-		progress(int64(bt.n))
+		progress(int64(i - done))
+		if i < bt.n { // the span's last account is finished: stop decoding
+			stopped = true
+			close(stop)
+		}
 		free <- bt
 	}
 	finished = true

@@ -7,6 +7,8 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strings"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -20,7 +22,7 @@ type decisionSource interface {
 	peek() (id string, ok bool, err error)
 	// take returns (and consumes) the decisions of account id, which must be the
 	// peeked one or one without decisions (nil).
-	take(id string) ([]datasets.Decision, error)
+	take(id string) ([]decision, error)
 }
 
 // builder is the merge of the event stream with the decisions and accounts,
@@ -28,7 +30,7 @@ type decisionSource interface {
 // order and names offending rows.
 type builder struct {
 	what     string // events source name for errors
-	accounts map[string]*Account
+	accounts *accountIndex
 	decs     decisionSource // nil in the priors pass
 	rep      *replayer
 	counter  *PriorCounter // priors pass only
@@ -50,17 +52,17 @@ func (b *builder) account(row int64, id []byte) error {
 			return err
 		}
 	}
-	a := b.accounts[string(id)]
+	a := b.accounts.find(unsafe.String(unsafe.SliceData(id), len(id)))
 	if a == nil {
 		return fmt.Errorf("%s row %d: account_id %q is not in the accounts table", b.what, row+1, id)
 	}
-	if err := b.flushBefore(string(id)); err != nil {
+	if err := b.flushBefore(a.Row.ID); err != nil {
 		return err
 	}
-	var decs []datasets.Decision
+	var decs []decision
 	if b.decs != nil {
 		var err error
-		if decs, err = b.decs.take(string(id)); err != nil {
+		if decs, err = b.decs.take(a.Row.ID); err != nil {
 			return err
 		}
 	}
@@ -83,7 +85,7 @@ func (b *builder) flushBefore(id string) error {
 		if !ok || (id != "" && next >= id) {
 			return nil
 		}
-		a := b.accounts[next]
+		a := b.accounts.find(next)
 		if a == nil {
 			return fmt.Errorf("decisions: account_id %q is not in the accounts table", next)
 		}
@@ -141,20 +143,79 @@ func (b *builder) close() error {
 	return b.flushBefore("")
 }
 
+// accountIndex finds the prepared accounts by id. The builder asks for them in
+// ascending id order (events and decisions are sorted by account), so a
+// cursor over the accounts sorted by id finds each one a few entries further
+// on, reading memory in order where a hash map would miss the cache on every
+// account; a lookup out of order falls back to binary search.
+type accountIndex struct {
+	ids   []string // ascending
+	accts []*Account
+	cur   int // position of the last account found
+}
+
+// newAccountIndex indexes accts, which it reorders; of accounts with the same
+// id, the last one wins.
+func newAccountIndex(accts []*Account) *accountIndex {
+	byID := func(x, y *Account) int { return strings.Compare(x.Row.ID, y.Row.ID) }
+	if !slices.IsSortedFunc(accts, byID) {
+		slices.SortStableFunc(accts, byID)
+	}
+	x := &accountIndex{ids: make([]string, 0, len(accts)), accts: accts[:0]}
+	for _, a := range accts {
+		if n := len(x.ids); n > 0 && x.ids[n-1] == a.Row.ID {
+			x.accts[n-1] = a
+			continue
+		}
+		x.ids = append(x.ids, a.Row.ID)
+		x.accts = append(x.accts, a)
+	}
+	return x
+}
+
+// len is the number of distinct accounts.
+func (x *accountIndex) len() int { return len(x.ids) }
+
+// find returns the account id, or nil. id is not retained.
+func (x *accountIndex) find(id string) *Account {
+	ids := x.ids
+	lo := 0
+	if x.cur < len(ids) && ids[x.cur] <= id {
+		// ascending lookups: the next account is usually a few entries on
+		lo = x.cur
+		for i := lo; i < len(ids) && i < lo+8; i++ {
+			switch c := strings.Compare(ids[i], id); {
+			case c == 0:
+				x.cur = i
+				return x.accts[i]
+			case c > 0:
+				return nil // between ids[i-1] < id and ids[i]
+			}
+		}
+	}
+	i, ok := slices.BinarySearch(ids[lo:], id)
+	if !ok {
+		return nil
+	}
+	x.cur = lo + i
+	return x.accts[x.cur]
+}
+
 // memDecisions is a decisionSource over decisions in memory, grouped by account.
 type memDecisions struct {
 	ids    []string
-	groups map[string][]datasets.Decision
+	groups map[string][]decision
 	i      int
 }
 
 func newMemDecisions(ds []datasets.Decision) *memDecisions {
-	m := &memDecisions{groups: map[string][]datasets.Decision{}}
-	for _, d := range ds {
+	m := &memDecisions{groups: map[string][]decision{}}
+	for i := range ds {
+		d := &ds[i]
 		if _, ok := m.groups[d.AccountID]; !ok {
 			m.ids = append(m.ids, d.AccountID)
 		}
-		m.groups[d.AccountID] = append(m.groups[d.AccountID], d)
+		m.groups[d.AccountID] = append(m.groups[d.AccountID], newDecision(d))
 	}
 	slices.Sort(m.ids)
 	return m
@@ -167,7 +228,7 @@ func (m *memDecisions) peek() (string, bool, error) {
 	return m.ids[m.i], true, nil
 }
 
-func (m *memDecisions) take(id string) ([]datasets.Decision, error) {
+func (m *memDecisions) take(id string) ([]decision, error) {
 	if m.i < len(m.ids) && m.ids[m.i] == id {
 		m.i++
 		return m.groups[id], nil
@@ -192,16 +253,19 @@ type fileDecisions struct {
 	idOff   []uint32
 	accts   []byte
 	acctOff []uint32
-	at      []int64
-	send    []int64
-	hour    []int32
-	ch, msg []int8
-	prop    []float64
+	// the batch's ids as one string each: decisions and accounts take
+	// substrings of them, one allocation per batch instead of one per row.
+	idStr, acctStr string
+	at             []int64
+	send           []int64
+	hour           []int32
+	ch, msg        []int8
+	prop           []float64
 
 	peekPos int
 	peekID  string
 	prev    string
-	group   []datasets.Decision
+	group   []decision
 }
 
 func openDecisions(path string) (*fileDecisions, error) {
@@ -297,12 +361,13 @@ func (f *fileDecisions) fill() error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", f.path, err)
 	}
+	f.idStr, f.acctStr = string(f.ids), string(f.accts)
 	f.rgLeft -= int64(n)
 	f.n = n
 	return nil
 }
 
-func (f *fileDecisions) account(i int) []byte { return f.accts[f.acctOff[i]:f.acctOff[i+1]] }
+func (f *fileDecisions) account(i int) string { return f.acctStr[f.acctOff[i]:f.acctOff[i+1]] }
 
 func (f *fileDecisions) peek() (string, bool, error) {
 	if err := f.fill(); err != nil {
@@ -312,22 +377,24 @@ func (f *fileDecisions) peek() (string, bool, error) {
 		return "", false, nil
 	}
 	if f.peekPos != f.pos {
-		if b := f.account(f.pos); string(b) != f.peekID {
-			f.peekID = string(b)
-		}
+		f.peekID = f.account(f.pos)
 		f.peekPos = f.pos
 	}
 	return f.peekID, true, nil
 }
 
-func (f *fileDecisions) take(id string) ([]datasets.Decision, error) {
+func (f *fileDecisions) take(id string) ([]decision, error) {
 	f.group = f.group[:0]
 	for {
-		next, ok, err := f.peek()
-		if err != nil {
-			return nil, err
-		}
-		if !ok || next != id {
+		if f.pos >= f.n { // next batch
+			next, ok, err := f.peek()
+			if err != nil {
+				return nil, err
+			}
+			if !ok || next != id {
+				break
+			}
+		} else if f.account(f.pos) != id {
 			break
 		}
 		i := f.pos
@@ -339,15 +406,15 @@ func (f *fileDecisions) take(id string) ([]datasets.Decision, error) {
 		if msg == codeUnknown {
 			return nil, fmt.Errorf("%s row %d: unknown message variant", f.path, row)
 		}
-		d := datasets.Decision{
-			DecisionID: string(f.ids[f.idOff[i]:f.idOff[i+1]]),
+		d := decision{Decision: datasets.Decision{
+			DecisionID: f.idStr[f.idOff[i]:f.idOff[i+1]],
 			AccountID:  id,
 			At:         f.at[i],
 			SendAt:     f.send[i],
 			Channel:    datasets.Channels[ch],
 			LocalHour:  f.hour[i],
 			Propensity: f.prop[i],
-		}
+		}, ch: ch, msg: max(msg, -1)}
 		if msg >= 0 {
 			d.Message = datasets.Messages[msg]
 		}

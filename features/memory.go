@@ -21,14 +21,15 @@ type Row struct {
 // be sorted by (account_id, at) like the events file. Decisions need not be
 // sorted.
 func Replay(accounts []datasets.Account, events []datasets.Event, decisions []datasets.Decision, o Options) ([]Row, *Priors, error) {
-	accts := make(map[string]*Account, len(accounts))
+	prepared := make([]*Account, len(accounts))
 	for i := range accounts {
 		a, err := NewAccount(&accounts[i])
 		if err != nil {
 			return nil, nil, err
 		}
-		accts[a.Row.ID] = a
+		prepared[i] = a
 	}
+	accts := newAccountIndex(prepared)
 	end := o.End
 	if end == 0 {
 		end = math.MinInt64
@@ -69,7 +70,7 @@ func Replay(accounts []datasets.Account, events []datasets.Event, decisions []da
 		emit: func(a *Account, pr []pendingRow) error {
 			for i := range pr {
 				rows = append(rows, Row{
-					Decision:    *pr[i].d,
+					Decision:    pr[i].d.Decision,
 					Categorical: a.Categorical(nil),
 					Numeric:     append([]float64(nil), pr[i].feat...),
 					Outcomes:    append([]float64(nil), pr[i].out[:]...),

@@ -215,6 +215,37 @@ func (c *PriorCounter) Add(s *State, a *Account) {
 	}
 }
 
+// merge adds the counts of o, which counted other accounts. The counts are
+// whole numbers, exact in float64, so merging is exact in any order.
+func (c *PriorCounter) merge(o *PriorCounter) {
+	for i := range c.sent {
+		c.sent[i] += o.sent[i]
+		c.engaged[i] += o.engaged[i]
+	}
+	for i := range c.msgSent {
+		c.msgSent[i] += o.msgSent[i]
+		c.msgResp[i] += o.msgResp[i]
+		c.msgPaid[i] += o.msgPaid[i]
+	}
+	for h := range c.all {
+		c.all[h] += o.all[h]
+	}
+	for h := range c.slotSent {
+		c.slotSent[h] += o.slotSent[h]
+		c.slotResp[h] += o.slotResp[h]
+	}
+	for k, v := range o.segs {
+		seg := c.segs[k]
+		if seg == nil {
+			seg = new([hoursOfWeek]float64)
+			c.segs[k] = seg
+		}
+		for h := range seg {
+			seg[h] += v[h]
+		}
+	}
+}
+
 // Priors turns the counts into prepared Priors. Rates with no trials are 0; the
 // population profile is smoothed over neighbouring hours and add-one (per hour)
 // regularised, so it is never zero anywhere; each segment's smoothed profile is

@@ -35,9 +35,24 @@ var OutcomeNames = []string{"engaged_48h", "paid_7d", "paid_30d", "amount_30d", 
 // outcomeWindows is the window of each outcome, for censoring.
 var outcomeWindows = [numOutcomes]int64{engageWindow, shortWindow, longWindow, longWindow, shortWindow, shortWindow}
 
+// decision is a logged decision with its channel and message interned once,
+// by the source that read it.
+type decision struct {
+	datasets.Decision
+	ch, msg int8 // -1 none (or unknown, for decisions handed over in memory)
+}
+
+// newDecision interns d's channel and message; unknown vocabulary reads -1
+// (none), as the in-memory driver always treated it.
+func newDecision(d *datasets.Decision) decision {
+	ch, _ := channelCode(d.Channel)
+	msg, _ := messageCode(d.Message)
+	return decision{Decision: *d, ch: ch, msg: msg}
+}
+
 // pendingRow is a decision read out, waiting for its outcomes.
 type pendingRow struct {
-	d    *datasets.Decision
+	d    *decision
 	ch   int8 // the decision's channel, -1 none
 	t0   int64
 	feat []float64 // NumericNames values then the ActionNames values of the logged action
@@ -53,7 +68,7 @@ type replayer struct {
 
 	st    State
 	acct  *Account
-	decs  []datasets.Decision
+	decs  []decision
 	next  int // next decision to read out
 	rows  []pendingRow
 	open  int // first row whose outcome windows may still be open
@@ -72,11 +87,11 @@ func newReplayer(p *Priors, end int64) *replayer {
 }
 
 // begin starts an account. decs are its decisions (sorted here by At, stable).
-func (r *replayer) begin(a *Account, decs []datasets.Decision) {
+func (r *replayer) begin(a *Account, decs []decision) {
 	r.st.Reset()
 	r.acct = a
 	r.decs = decs
-	slices.SortStableFunc(r.decs, func(x, y datasets.Decision) int {
+	byAt := func(x, y decision) int {
 		switch {
 		case x.At < y.At:
 			return -1
@@ -84,7 +99,10 @@ func (r *replayer) begin(a *Account, decs []datasets.Decision) {
 			return 1
 		}
 		return 0
-	})
+	}
+	if !slices.IsSortedFunc(r.decs, byAt) { // files list them in time order
+		slices.SortStableFunc(r.decs, byAt)
+	}
 	r.next, r.open = 0, 0
 	r.profOK = false
 	r.rows = r.rows[:0]
@@ -110,10 +128,8 @@ func (r *replayer) readUntil(at int64) {
 		if send < d.At {
 			send = d.At
 		}
-		ch, _ := channelCode(d.Channel)
-		msg, _ := messageCode(d.Message)
-		r.arena = r.st.actionValues(r.acct, r.priors, &r.prof, ch, msg, send, r.arena)
-		r.rows = append(r.rows, pendingRow{d: d, ch: ch, t0: send, feat: r.arena[lo:len(r.arena):len(r.arena)]})
+		r.arena = r.st.actionValues(r.acct, r.priors, &r.prof, d.ch, d.msg, send, r.arena)
+		r.rows = append(r.rows, pendingRow{d: d, ch: d.ch, t0: send, feat: r.arena[lo:len(r.arena):len(r.arena)]})
 	}
 }
 

@@ -17,11 +17,11 @@ func Scan(ctx context.Context, in Inputs, p *Priors) (Summary, error) {
 	if p == nil {
 		p = UniformPriors()
 	}
-	accounts, err := LoadAccounts(in.Accounts)
+	accounts, err := loadAccounts(in.Accounts)
 	if err != nil {
 		return sum, err
 	}
-	sum.Accounts = len(accounts)
+	sum.Accounts = accounts.len()
 	if sum.End, err = historyEnd(in); err != nil {
 		return sum, err
 	}

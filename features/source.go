@@ -101,6 +101,15 @@ func openEvents(path string) (*eventSource, error) {
 	return s, nil
 }
 
+// seek makes next start at row group rg (before any read).
+func (s *eventSource) seek(rg int) {
+	s.rg = rg - 1
+	s.row = 0
+	for _, g := range s.pf.RowGroups()[:rg] {
+		s.row += g.NumRows()
+	}
+}
+
 func (s *eventSource) Close() error {
 	for _, c := range []*colReader{s.acct, s.typ, s.at, s.ch, s.msg, s.amount} {
 		if c != nil {
@@ -257,10 +266,16 @@ func (c *colReader) readByteArrays(arena *[]byte, offs *[]uint32, n int) error {
 		}
 		d := c.page.Data()
 		data, o := d.ByteArray()
-		for ; i < n && c.off < c.len; i, c.off = i+1, c.off+1 {
-			*arena = append(*arena, data[o[c.off]:o[c.off+1]]...)
-			*offs = append(*offs, uint32(len(*arena)))
+		// the values are contiguous in the page: one copy, then the offsets
+		k := min(n-i, c.len-c.off)
+		lo, hi := o[c.off], o[c.off+k]
+		base := uint32(len(*arena)) - lo
+		*arena = append(*arena, data[lo:hi]...)
+		for _, end := range o[c.off+1 : c.off+k+1] {
+			*offs = append(*offs, base+end)
 		}
+		i += k
+		c.off += k
 	}
 	return nil
 }

@@ -399,3 +399,34 @@ func (s *State) SlotAffinity(sendAt int64, a *Account, p *Priors) float64 {
 	s.profile(a, p, &full)
 	return hoursOfWeek * full[a.clock.hourOfWeek(sendAt)]
 }
+
+// SendHour is the dedicated send-time read-out: among hours (local hours of
+// day), the one whose ±1 h window holds the most of the debtor's smoothed,
+// shrunk engagement profile on weekdays (weekend false) or on Saturdays and
+// Sundays. A send within an hour of the debtor's peak is what counts, so the
+// window mass, not the single busiest hour, is maximised; the weekday and
+// weekend profiles are kept apart because the active hours shift on weekends.
+// It returns -1 when hours is empty.
+func (s *State) SendHour(a *Account, p *Priors, weekend bool, hours []int) int {
+	var prof [hoursOfWeek]float64
+	s.profile(a, p, &prof)
+	var day [24]float64
+	for d := range 7 {
+		if (weekendDay(d) == 1) != weekend {
+			continue
+		}
+		for h := range 24 {
+			day[h] += prof[d*24+h]
+		}
+	}
+	best, bv := -1, math.Inf(-1)
+	for _, h := range hours {
+		if h < 0 || h > 23 {
+			continue
+		}
+		if v := day[(h+23)%24] + day[h] + day[(h+1)%24]; v > bv {
+			best, bv = h, v
+		}
+	}
+	return best
+}

@@ -7,63 +7,86 @@ import (
 	"github.com/engagehq/engage/datasets"
 )
 
-// tableRows is the number of rows per table handed to the Parquet writer:
-// enough that the writer's per-batch fan-out over columns is noise (2Ki-row
-// tables cost ~8% more CPU), few enough to keep memory flat (~18 MB a table).
-const tableRows = 16384
+// tableRows is the number of rows per batch handed to the Parquet writer:
+// enough that each column's dictionary stays warm in the core's cache over
+// many values and the writer's per-batch fan-out over columns is noise, few
+// enough that a batch (~8 MB of features) is still in the shared cache when
+// the writer's workers gather it, and memory stays flat.
+const tableRows = 8192
+
+// batch is one table on its way to the writer: the features are kept row by
+// row, as State.read gives them, and the writer's column workers gather them
+// (datasets.RowMajor), so the driver's goroutine never transposes them.
+type batch struct {
+	t  *datasets.Table // every column but the features
+	rm datasets.RowMajor
+}
 
 // tableWriter fills logged-table batches in the driver's goroutine and encodes
 // them to Parquet in another, so writing overlaps reading.
 type tableWriter struct {
 	w     *datasets.LoggedWriter
-	t     *datasets.Table
-	full  chan *datasets.Table
-	free  chan *datasets.Table
+	b     *batch
+	full  chan *batch
+	free  chan *batch
 	done  chan error
 	cats  []string
 	nCat  int
 	first int // column of the first numeric feature
 	act   int // column of channel
 	outc  int // column of the first outcome
+	width int // feature values per row
 }
 
 func newTableWriter(w *datasets.LoggedWriter) *tableWriter {
-	cols := Columns()
 	tw := &tableWriter{
 		w:    w,
-		full: make(chan *datasets.Table, 1),
-		free: make(chan *datasets.Table, 2),
+		full: make(chan *batch, 1),
+		free: make(chan *batch, 2),
 		done: make(chan error, 1),
 		nCat: len(CategoricalNames),
 	}
 	tw.first = 3 + tw.nCat
 	tw.act = tw.first + len(numericNames) + numAction
 	tw.outc = tw.act + 4
-	tw.t = datasets.NewTable(cols, tableRows)
-	tw.free <- datasets.NewTable(cols, tableRows)
+	tw.width = len(numericNames) + numAction
+	tw.b = tw.newBatch()
+	tw.free <- tw.newBatch()
 	full, free, done := tw.full, tw.free, tw.done // close and abort clear tw.full
 	go func() {
 		var err error
-		for t := range full {
+		for b := range full {
 			if err == nil {
-				err = w.Write(t)
+				err = w.WriteRowMajor(b.t, &b.rm)
 			}
-			t.Reset()
-			free <- t
+			b.t.Reset()
+			b.rm.Values = b.rm.Values[:0]
+			free <- b
 		}
 		done <- err
 	}()
 	return tw
 }
 
-// add appends an account's rows, column by column (one column's tail stays in
-// cache while the account's few rows are written to it).
+func (tw *tableWriter) newBatch() *batch {
+	t := datasets.NewTable(Columns(), tableRows)
+	for j := tw.first; j < tw.first+tw.width; j++ {
+		t.Floats[j] = []float64{} // held row by row in rm
+	}
+	return &batch{t: t, rm: datasets.RowMajor{First: tw.first, Width: tw.width,
+		Values: make([]float64, 0, (tableRows+64)*tw.width)}}
+}
+
+// add appends an account's rows: the features row by row, the other columns
+// column by column (one column's tail stays in cache while the account's few
+// rows are written to it).
 func (tw *tableWriter) add(a *Account, rows []pendingRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	tw.cats = a.Categorical(tw.cats[:0])
-	t := tw.t
+	b := tw.b
+	t := b.t
 	n0, n := t.Len(), len(rows)
 	for i := range rows {
 		d := rows[i].d
@@ -78,6 +101,7 @@ func (tw *tableWriter) add(a *Account, rows []pendingRow) error {
 			p = math.NaN() // 0 means unknown in decisions.parquet
 		}
 		t.Floats[tw.act+3] = append(t.Floats[tw.act+3], p)
+		b.rm.Values = append(b.rm.Values, rows[i].feat[:tw.width]...)
 	}
 	for j, c := range tw.cats {
 		col := extend(t.Strings[3+j], n)
@@ -85,14 +109,6 @@ func (tw *tableWriter) add(a *Account, rows []pendingRow) error {
 			col[n0+i] = c
 		}
 		t.Strings[3+j] = col
-	}
-	for j := range rows[0].feat {
-		col := extend(t.Floats[tw.first+j], n)
-		dst := col[n0:]
-		for i := range dst {
-			dst[i] = rows[i].feat[j]
-		}
-		t.Floats[tw.first+j] = col
 	}
 	for j := 0; j < numOutcomes; j++ {
 		col := extend(t.Floats[tw.outc+j], n)
@@ -114,15 +130,15 @@ func extend[T any](s []T, n int) []T {
 }
 
 func (tw *tableWriter) flush() error {
-	tw.full <- tw.t
-	tw.t = <-tw.free
+	tw.full <- tw.b
+	tw.b = <-tw.free
 	return nil
 }
 
 // close writes the rest and the footer, renaming the output into place.
 func (tw *tableWriter) close() error {
-	if tw.t.Len() > 0 {
-		tw.full <- tw.t
+	if tw.b.t.Len() > 0 {
+		tw.full <- tw.b
 	}
 	close(tw.full)
 	tw.full = nil

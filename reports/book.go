@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/engagehq/engage/datasets"
@@ -38,10 +39,15 @@ type Options struct {
 	// Holdout, when set, decides the arm of every account instead of the
 	// Holdout flag of its decisions.
 	Holdout func(*datasets.Account) bool
-	// Scores, when set, gives the uplift model's score of an account for the
-	// model-uplift report; ok=false leaves the account out.
+	// Uplift, when set, returns the uplift model the model-uplift report
+	// evaluates on the logged decisions (nil, nil: there is none). It is
+	// asked on every report, so a newly registered model is picked up.
+	Uplift func() (UpliftScorer, error)
+	// Scores, when set (and Uplift is not), gives an outside uplift score of
+	// each account for the model-uplift report, evaluated per account against
+	// the holdout; ok=false leaves the account out.
 	Scores func(*datasets.Account) (score float64, ok bool)
-	// ModelName labels the scores in the model-uplift report.
+	// ModelName labels the Scores in the model-uplift report.
 	ModelName string
 }
 
@@ -136,6 +142,12 @@ type Book struct {
 	maxAt    int64
 	// Orphans counts events and decisions of unknown accounts, skipped.
 	orphans int
+	// src is kept for the model-uplift report, which scores the decisions
+	// with Options.Uplift on first use.
+	src    Source
+	upMu   sync.Mutex
+	upName string
+	up     map[bool]*scored
 }
 
 var (
@@ -170,7 +182,7 @@ var stageOf = func() []uint8 {
 // skipped (and counted).
 func Load(ctx context.Context, src Source, opts Options) (*Book, error) {
 	opts = opts.withDefaults()
-	b := &Book{opts: opts, minAt: math.MaxInt64, maxAt: math.MinInt64}
+	b := &Book{opts: opts, minAt: math.MaxInt64, maxAt: math.MinInt64, src: src}
 	byID := map[string]*acct{}
 	zones := map[string]*time.Location{}
 	err := src.Accounts(func(a *datasets.Account) error {

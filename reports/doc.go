@@ -43,6 +43,22 @@
 // an account with decisions and none of them holdout is treated; an account
 // without decisions is unassigned and left out of uplift.
 //
+// # Model uplift
+//
+// The model-uplift report evaluates an uplift model (Options.Uplift, an
+// UpliftScorer; reports/scoring provides one over a model registry) on the
+// period's logged decisions: a decision is treated when its treatment field
+// (the model's, e.g. channel) has an arm's level and a control when it has
+// the control level; its outcome is the model's (e.g. paid_7d) from its
+// logged outcome window, and decisions whose window is still open are left
+// out. Only decisions after the model's training cut-off count when the
+// period has any ("out_of_sample"); otherwise the report is computed on the
+// earlier ones and says "in_sample"; a model without a known cut-off is
+// "unknown". Decisions are scored once per Book (those after the cut-off;
+// the others only when a report needs them). Options.Scores, outside
+// per-account scores, is evaluated per account, treatment arm against
+// holdout, on "paid at least once in the period".
+//
 // # Confidence intervals
 //
 // Differences of proportions (payment rate, opt-out rate) use Newcombe's hybrid

@@ -282,6 +282,7 @@ func TestModelUplift(t *testing.T) {
 	if r := b.ModelUplift(Filter{}); r.Status != StatusNoModel || r.Qini != nil {
 		t.Errorf("without scores: status %s", r.Status)
 	}
+	// Scores file: accounts, treatment arm against holdout.
 	o := fixtureOptions()
 	o.Scores = func(a *datasets.Account) (float64, bool) {
 		s := map[string]float64{"A1": 0.9, "A2": 0.5, "A3": 0.1, "A4": 0.8}
@@ -289,7 +290,7 @@ func TestModelUplift(t *testing.T) {
 		return v, ok
 	}
 	r := loadFixture(t, o).ModelUplift(Filter{})
-	if r.Status != StatusOK || r.Qini == nil || r.Treatment != 2 || r.Holdout != 2 {
+	if r.Status != StatusOK || r.Qini == nil || r.Treated != 2 || r.Controls != 2 || r.Unit != "account" {
 		t.Fatalf("model uplift: %+v", r)
 	}
 	last := r.Curve[len(r.Curve)-1]

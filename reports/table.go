@@ -224,7 +224,8 @@ func (r *ChannelsReport) Tables() []Table {
 	return out
 }
 
-// Tables returns the Qini curve.
+// Tables returns the Qini curve of the headline arm, then every arm's
+// figures.
 func (r *ModelUpliftReport) Tables() []Table {
 	t := newTable("curve", "Qini curve", col("targeted", KindInt, ""), col("share", KindFloat, FormatPercent),
 		col("incremental", KindFloat, FormatRatio), col("random", KindFloat, FormatRatio))
@@ -232,5 +233,13 @@ func (r *ModelUpliftReport) Tables() []Table {
 		c, p := &r.Curve[i], ptr("curve", i)
 		t.add(c.Targeted, p+"/targeted").add(c.Share, p+"/share").add(c.Incremental, p+"/incremental").add(c.Random, p+"/random")
 	}
-	return []Table{t.t}
+	a := newTable("arms", "Qini by treatment arm", col("arm", KindString, ""), col("status", KindString, ""),
+		col("treated_units", KindInt, ""), col("control_units", KindInt, ""),
+		col("qini_coefficient", KindFloat, FormatRatio), col("auuc", KindFloat, FormatRatio))
+	for i := range r.Arms {
+		x, p := &r.Arms[i], ptr("arms", i)
+		a.add(x.Arm, p+"/arm").add(x.Status, p+"/status").add(x.Treated, p+"/treated_units").add(x.Controls, p+"/control_units").
+			add(x.Qini, p+"/qini_coefficient").add(x.AUUC, p+"/auuc")
+	}
+	return []Table{t.t, a.t}
 }

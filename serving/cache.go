@@ -146,6 +146,9 @@ type view struct {
 	acct  *features.Account // never used directly: callers take a copy (it caches lookups inside)
 	state *features.State   // nil: no events yet
 	sub   *compliance.Subject
+	// noRules says why the firewall has no rule pack for the account (sub is
+	// then nil and every decision fails closed); "" when it has one.
+	noRules string
 	// cutoff (UTC micros) is where the compiled ledger's full detail starts;
 	// older entries are summarised (engine.PruneLedger). A decision at now
 	// needs cutoff <= now - lookback.

@@ -1,7 +1,7 @@
 package serving
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -12,6 +12,7 @@ import (
 	"math"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -94,23 +95,62 @@ func (s *Server) postDecisions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var out bytes.Buffer
-	out.Grow(len(payloads) * 2048)
-	out.WriteString(`{"decisions":[`)
+	n := len(`{"decisions":[]}`) + 1
+	for _, p := range payloads {
+		n += len(p) + 1
+	}
+	bp := respPool.Get().(*[]byte)
+	out := (*bp)[:0]
+	if cap(out) < n {
+		out = make([]byte, 0, n)
+	}
+	out = append(out, `{"decisions":[`...)
 	for i, p := range payloads {
 		if i > 0 {
-			out.WriteByte(',')
+			out = append(out, ',')
 		}
-		out.Write(p)
+		out = append(out, p...)
 	}
-	out.WriteString("]}\n")
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, out.Bytes())
+	out = append(out, "]}\n"...)
+	err = writeJSON(c, out)
+	if cap(out) <= maxPooledResp {
+		*bp = out[:0]
+		respPool.Put(bp)
+	}
+	return err
+}
+
+// respPool holds response buffers; one request's answer is encoded into one
+// and written at once.
+var respPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+// maxPooledResp bounds the buffers kept in respPool (a batch answer may be MBs).
+const maxPooledResp = 64 << 10
+
+// writeJSON sends b as a 200 JSON answer with its Content-Length: net/http
+// then writes it in one go instead of switching to chunked encoding (and a
+// write per chunk) once the body outgrows its 2 KB buffer. b may be reused
+// once writeJSON returns.
+func writeJSON(c echo.Context, b []byte) error {
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	h.Set(echo.HeaderContentLength, strconv.Itoa(len(b)))
+	c.Response().WriteHeader(http.StatusOK)
+	_, err := c.Response().Write(b)
+	return err
 }
 
 // Decide decides for each account at now, stores every decision's audit record
-// (synced, all or nothing) and returns each decision's JSON. An unknown
-// account refuses the whole request with a 404 naming its row, before anything
-// is stored.
+// (synced) and returns each decision's JSON. An unknown account refuses the
+// whole request with a 404 naming its row, before anything is stored.
+//
+// A large batch is stored in chunks while it is decided: the sync of one
+// chunk's records overlaps the deciding of the next, so both cores keep
+// working. Every account is checked first (unknown ids, bad ids), so a
+// request refused for its input stores nothing; only a failure of the store
+// itself (or of the engine, a bug) part way leaves the earlier chunks'
+// records stored: audit records of decisions never answered, like any
+// decision whose contact the client does not send.
 func (s *Server) Decide(ctx context.Context, tenant string, ids []string, now time.Time) ([][]byte, error) {
 	model := s.scorer.Load() // one model for the whole request, even across a swap
 	expected := s.db.ExpectDecisions()
@@ -119,49 +159,92 @@ func (s *Server) Decide(ctx context.Context, tenant string, ids []string, now ti
 	defer release()
 	recs := make([]store.DecisionRecord, len(ids))
 	errs := make([]error, len(ids))
-	work := func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			if ctx.Err() != nil {
-				errs[i] = ctx.Err()
-				return
-			}
-			recs[i], errs[i] = s.decideOne(ctx, tenant, ids[i], now, model)
-			if errs[i] != nil {
-				return
+	workers := 1
+	if w := runtime.GOMAXPROCS(0); len(ids) >= 64 && w > 1 {
+		workers = w
+	}
+	// parallel runs f over ids[lo:hi] on the workers and returns the
+	// first error (by row) as the request's error.
+	parallel := func(lo, hi int, f func(i int) error) error {
+		work := func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				if errs[i] = f(i); errs[i] != nil {
+					return
+				}
 			}
 		}
+		if workers == 1 || hi-lo < 64 {
+			work(lo, hi)
+		} else {
+			var wg sync.WaitGroup
+			chunk := (hi - lo + workers - 1) / workers
+			for a := lo; a < hi; a += chunk {
+				wg.Add(1)
+				go func(a, b int) { defer wg.Done(); work(a, b) }(a, min(a+chunk, hi))
+			}
+			wg.Wait()
+		}
+		for i := lo; i < hi; i++ {
+			if errs[i] != nil {
+				return s.rowError(ids, i, errs[i])
+			}
+		}
+		return nil
 	}
-	if w := runtime.GOMAXPROCS(0); len(ids) >= 64 && w > 1 {
+	decide := func(i int) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var err error
+		recs[i], err = s.decideOne(ctx, tenant, ids[i], now, model)
+		return err
+	}
+	if len(ids) < 2*pipeChunk {
+		if err := parallel(0, len(ids), decide); err != nil {
+			return nil, err
+		}
+		release()
+		if err := s.db.PutDecisions(tenant, recs); err != nil {
+			return nil, fmt.Errorf("store decisions: %w", err)
+		}
+	} else {
+		// Check every account first: views are cached for the deciding.
+		check := func(i int) error {
+			if r := checkAccountID(ids[i]); r != "" {
+				return apiErr(http.StatusBadRequest, "account_id", r)
+			}
+			_, err := s.view(tenant, ids[i], now)
+			return err
+		}
+		if err := parallel(0, len(ids), check); err != nil {
+			return nil, err
+		}
 		var wg sync.WaitGroup
-		chunk := (len(ids) + w - 1) / w
-		for lo := 0; lo < len(ids); lo += chunk {
+		var putErr error
+		var mu sync.Mutex
+		for lo := 0; lo < len(ids); lo += pipeChunk {
+			hi := min(lo+pipeChunk, len(ids))
+			if err := parallel(lo, hi, decide); err != nil {
+				wg.Wait()
+				return nil, err
+			}
+			if hi == len(ids) {
+				release()
+			}
 			wg.Add(1)
-			go func(lo, hi int) { defer wg.Done(); work(lo, hi) }(lo, min(lo+chunk, len(ids)))
+			go func(part []store.DecisionRecord) {
+				defer wg.Done()
+				if err := s.db.PutDecisions(tenant, part); err != nil {
+					mu.Lock()
+					putErr = cmp.Or(putErr, err)
+					mu.Unlock()
+				}
+			}(recs[lo:hi])
 		}
 		wg.Wait()
-	} else {
-		work(0, len(ids))
-	}
-	for i, err := range errs {
-		if err == nil {
-			continue
+		if putErr != nil {
+			return nil, fmt.Errorf("store decisions: %w", putErr)
 		}
-		var ae *APIError
-		if errors.As(err, &ae) {
-			field := "account_ids"
-			if len(ids) == 1 {
-				field = "account_id"
-			}
-			if len(ids) > 1 {
-				return nil, rowErr(ae.Status, field, i, "", ae.Reason)
-			}
-			return nil, apiErr(ae.Status, field, ae.Reason)
-		}
-		return nil, err
-	}
-	release()
-	if err := s.db.PutDecisions(tenant, recs); err != nil {
-		return nil, fmt.Errorf("store decisions: %w", err)
 	}
 	s.bump(tenant)
 	out := make([][]byte, len(recs))
@@ -169,6 +252,23 @@ func (s *Server) Decide(ctx context.Context, tenant string, ids []string, now ti
 		out[i] = recs[i].Payload
 	}
 	return out, nil
+}
+
+// pipeChunk is how many decisions of a large batch are stored together while
+// the next ones are decided.
+const pipeChunk = 256
+
+// rowError turns the error of row i of a decisions request into the
+// request's answer: a 4xx naming the row for input errors, else err.
+func (s *Server) rowError(ids []string, i int, err error) error {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return err
+	}
+	if len(ids) > 1 {
+		return rowErr(ae.Status, "account_ids", i, "", ae.Reason)
+	}
+	return apiErr(ae.Status, "account_id", ae.Reason)
 }
 
 // decideOne reads one account's inputs (from the view cache when it can),
@@ -184,7 +284,7 @@ func (s *Server) decideOne(ctx context.Context, tenant, id string, now time.Time
 	acct := *v.acct // a private copy: Account caches lookups inside
 	in := &engine.Input{
 		Tenant: tenant, DecisionID: s.newDecisionID(tenant, id, now), Now: now,
-		Account: &acct, State: v.state, Subject: v.sub,
+		Account: &acct, State: v.state, Subject: v.sub, NoRules: v.noRules,
 	}
 	dctx, cancel := context.WithTimeout(ctx, s.o.DecisionBudget)
 	defer cancel()
@@ -197,7 +297,13 @@ func (s *Server) decideOne(ctx context.Context, tenant, id string, now time.Time
 		row.Tenant = ""
 		l = &row
 	}
-	payload, err := encodeAudit(d, l)
+	at := now.UnixMicro()
+	var hb [160]byte
+	head, inPlace := store.AppendDecisionHead(hb[:0], d.DecisionID, id, at)
+	if !inPlace {
+		head = nil
+	}
+	payload, stored, err := encodeAuditIn(d, l, head)
 	if err != nil {
 		return store.DecisionRecord{}, fmt.Errorf("encode decision: %w", err)
 	}
@@ -215,7 +321,7 @@ func (s *Server) decideOne(ctx context.Context, tenant, id string, now time.Time
 	}
 	s.m.decision(d.Outcome, ch, d.Policy, fb)
 	// payload comes from json.Marshal: the store need not scan it again.
-	return store.DecisionRecord{ID: d.DecisionID, AccountID: id, At: now.UnixMicro(), Payload: payload, Compact: true}, nil
+	return store.DecisionRecord{ID: d.DecisionID, AccountID: id, At: at, Payload: payload, Stored: stored, Compact: true, Fresh: true}, nil
 }
 
 // view returns what a decision at now reads about an account: from the cache
@@ -253,17 +359,15 @@ func (s *Server) view(tenant, id string, now time.Time) (*view, error) {
 	cut := now.Add(-s.lookback - 7*24*time.Hour)
 	ledger = engine.PruneLedger(ledger, cut)
 	v.cutoff = cut.UnixMicro()
-	if v.sub, err = s.fw.Subject(ca, ledger); err != nil {
-		return nil, fmt.Errorf("decide %s: compliance: %w", id, err)
+	// An account in a jurisdiction without a rule pack is not an error: its
+	// decisions fail closed (no contact, with the reason).
+	if v.noRules = s.eng.NoRules(ca.Jurisdiction); v.noRules == "" {
+		if v.sub, err = s.fw.Subject(ca, ledger); err != nil {
+			return nil, fmt.Errorf("decide %s: compliance: %w", id, err)
+		}
 	}
 	s.views.put(key, v, gen)
 	return v, nil
-}
-
-// encodeAudit encodes the audit record: the decision as answered plus its
-// logged-decisions row.
-func encodeAudit(d *engine.Decision, l *datasets.Decision) ([]byte, error) {
-	return json.Marshal(auditRecord{Decision: d, Logged: l})
 }
 
 // noticesOf returns the notices decision id told its contact to carry; ids

@@ -23,11 +23,22 @@ type metrics struct {
 	referrals *prometheus.CounterVec
 	model     *prometheus.GaugeVec
 
-	decCounters sync.Map // label values joined -> prometheus.Counter
+	// The children of each label combination seen, so that the hot path
+	// neither hashes label values nor allocates a key.
+	mu          sync.RWMutex
+	decCounters map[decLabels]prometheus.Counter
+	observers   map[obsLabels]prometheus.Observer
+}
+
+type decLabels struct{ outcome, channel, policy, fallback string }
+
+type obsLabels struct {
+	route, method string
+	code          int
 }
 
 func newMetrics(db *store.DB) *metrics {
-	m := &metrics{reg: prometheus.NewRegistry()}
+	m := &metrics{reg: prometheus.NewRegistry(), decCounters: map[decLabels]prometheus.Counter{}, observers: map[obsLabels]prometheus.Observer{}}
 	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "engage_http_request_duration_seconds",
 		Help:    "Latency of HTTP requests by route template, method and status code.",
@@ -72,7 +83,17 @@ func (m *metrics) handler() http.Handler {
 }
 
 func (m *metrics) observe(route, method string, code int, d time.Duration) {
-	m.latency.WithLabelValues(route, method, strconv.Itoa(code)).Observe(d.Seconds())
+	k := obsLabels{route, method, code}
+	m.mu.RLock()
+	o, ok := m.observers[k]
+	m.mu.RUnlock()
+	if !ok {
+		o = m.latency.WithLabelValues(route, method, strconv.Itoa(code))
+		m.mu.Lock()
+		m.observers[k] = o
+		m.mu.Unlock()
+	}
+	o.Observe(d.Seconds())
 }
 
 func (m *metrics) setModel(version string) {
@@ -80,15 +101,17 @@ func (m *metrics) setModel(version string) {
 	m.model.WithLabelValues(version).Set(1)
 }
 
-// decision counts one decision; the counters of each label combination are
-// kept, so the hot path does not hash label values.
+// decision counts one decision.
 func (m *metrics) decision(outcome, channel, policy, fallback string) {
-	key := outcome + "\x00" + channel + "\x00" + policy + "\x00" + fallback
-	if c, ok := m.decCounters.Load(key); ok {
-		c.(prometheus.Counter).Inc()
-		return
+	k := decLabels{outcome, channel, policy, fallback}
+	m.mu.RLock()
+	c, ok := m.decCounters[k]
+	m.mu.RUnlock()
+	if !ok {
+		c = m.decisions.WithLabelValues(outcome, channel, policy, fallback)
+		m.mu.Lock()
+		m.decCounters[k] = c
+		m.mu.Unlock()
 	}
-	c := m.decisions.WithLabelValues(outcome, channel, policy, fallback)
-	m.decCounters.Store(key, c)
 	c.Inc()
 }

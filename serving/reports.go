@@ -17,6 +17,7 @@ import (
 	"github.com/engagehq/engage/datasets"
 	"github.com/engagehq/engage/reports"
 	"github.com/engagehq/engage/reports/dashboard"
+	"github.com/engagehq/engage/reports/scoring"
 	"github.com/engagehq/engage/store"
 )
 
@@ -34,10 +35,13 @@ func withKey(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // mountReports serves /v1/reports/{name} and /dashboard behind the reports scope;
-// each request sees only its key's tenant.
+// each request sees only its key's tenant. The model-uplift report evaluates
+// the registry's uplift model (the promoted one when it is an uplift model,
+// else the newest; see reports/scoring) on the tenant's logged decisions, and
+// says "no uplift model" when there is none or no registry.
 func (s *Server) mountReports(e *echo.Echo) {
 	books := &reports.Books{
-		Options: reports.Options{},
+		Options: reports.Options{Uplift: (&scoring.Registry{Reg: s.reg}).Scorer},
 		Source: func(r *http.Request) (reports.Source, error) {
 			k, ok := r.Context().Value(keyCtx{}).(store.Key)
 			if !ok {

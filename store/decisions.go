@@ -24,22 +24,63 @@ type DecisionRecord struct {
 	// decision's CPU. Set it only for such payloads: a record stored with an
 	// invalid payload cannot be read back.
 	Compact bool `json:"-"`
+	// Fresh says ID was never used before: the caller made it unique (as
+	// serving does, from its boot time and a counter), so PutDecisions skips
+	// the reads that prove it unused (a lookup in every memtable and level
+	// per record). Set it only for such ids: a Fresh record stored under a
+	// used id replaces the record there.
+	Fresh bool `json:"-"`
+	// Stored, when not nil, is the record's stored form as the caller built
+	// it around Payload: AppendDecisionHead, then the payload, then '}', with
+	// Payload the slice of Stored between them (the same memory). PutDecisions
+	// then stores it as is instead of copying the payload into a new record;
+	// a Stored that is not exactly that (checked) is ignored. It needs Compact.
+	// The store keeps Stored (and Payload): neither may change afterwards.
+	Stored []byte `json:"-"`
+}
+
+// AppendDecisionHead appends the stored form's head of a record (everything
+// before its payload) and reports whether that form can be built around a
+// payload in place (ids that JSON writes unchanged); see DecisionRecord.Stored.
+func AppendDecisionHead(b []byte, id, account string, at int64) ([]byte, bool) {
+	if !plainJSONString(id) || !plainJSONString(account) {
+		return b, false
+	}
+	b = append(b, `{"decision_id":"`...)
+	b = append(b, id...)
+	b = append(b, `","account_id":"`...)
+	b = append(b, account...)
+	b = append(b, `","at":`...)
+	b = strconv.AppendInt(b, at, 10)
+	return append(b, `,"payload":`...), true
+}
+
+// storedInPlace returns r.Stored when it is exactly the stored form of r with
+// r.Payload inside it.
+func storedInPlace(r *DecisionRecord) ([]byte, bool) {
+	st, p := r.Stored, r.Payload
+	h := len(st) - len(p) - 1
+	if !r.Compact || len(p) == 0 || h <= 0 || &st[h] != &p[0] || st[len(st)-1] != '}' {
+		return nil, false
+	}
+	var buf [128]byte
+	head, ok := AppendDecisionHead(buf[:0], r.ID, r.AccountID, r.At)
+	if !ok || !bytes.Equal(head, st[:h]) {
+		return nil, false
+	}
+	return st, true
 }
 
 // encodeRecord returns the stored form of r, byte for byte what json.Marshal
 // gives, without re-scanning a payload marked Compact.
 func encodeRecord(r *DecisionRecord) ([]byte, error) {
+	if st, ok := storedInPlace(r); ok {
+		return st, nil
+	}
 	if !r.Compact || len(r.Payload) == 0 || !plainJSONString(r.ID) || !plainJSONString(r.AccountID) {
 		return json.Marshal(r)
 	}
-	b := make([]byte, 0, len(r.Payload)+len(r.ID)+len(r.AccountID)+64)
-	b = append(b, `{"decision_id":"`...)
-	b = append(b, r.ID...)
-	b = append(b, `","account_id":"`...)
-	b = append(b, r.AccountID...)
-	b = append(b, `","at":`...)
-	b = strconv.AppendInt(b, r.At, 10)
-	b = append(b, `,"payload":`...)
+	b, _ := AppendDecisionHead(make([]byte, 0, len(r.Payload)+len(r.ID)+len(r.AccountID)+64), r.ID, r.AccountID, r.At)
 	b = append(b, r.Payload...)
 	return append(b, '}'), nil
 }

@@ -65,10 +65,10 @@
 // A synced badger commit costs about 1.8 ms where this was measured; an append
 // to a plain file plus fdatasync about 0.4-0.6 ms. Decision audit records,
 // one small record per decision from many requests at once, therefore go
-// through an append-only journal (decisions.journal in the store directory,
-// journal.go): PutDecisions calls are handed to one committer goroutine that
-// takes every call waiting at that moment, checks their ids, appends their
-// CRC-framed records to the journal in one write and fdatasyncs once; each call
+// through a journal (journal.go): PutDecisions calls are handed to one
+// committer goroutine that takes every call waiting at that moment, checks
+// their ids, writes their CRC-framed records to the journal in one write and
+// fdatasyncs once; each call
 // returns only after that sync, so "returned nil" still means "on disk".
 // Callers that announced a call (ExpectDecisions) are waited for, up to the
 // duration of the previous group (at most 2 ms), so that concurrent decisions
@@ -81,11 +81,35 @@
 // Decision finds a record among the pending ones in memory. The id check is
 // exact: an id is looked up among the pending records, then in a badger
 // snapshot taken after that lookup, and the indexer drops a record from pending
-// only after its badger commit. The journal is emptied once the indexer has
-// caught up and it exceeds 64 MiB, and at Close.
+// only after its badger commit. Serving's decision ids are unique by
+// construction (boot time and counter); records it marks Fresh skip that
+// check, the one read per record on the write path.
 //
-// Recovery: Open reads the journal, writes every whole record into badger
-// (synced) and empties the journal. Records are immutable by id and only one
+// Key-value separation. Values of Options.ValueThreshold (1 KiB) and more
+// live in badger's value log; the LSM tree keeps a 12-byte pointer. Audit
+// records (1.5-4 KB of JSON, written once, never changed) are the values
+// above it: without separation every memtable flush and every compaction
+// copied (and compressed) them again, about a third of a decision's CPU in
+// the profiles. Accounts, feature states (about 120 bytes), events and
+// change-feed entries stay below it: in the LSM tree a read of them touches
+// one block, and rewriting them on every event leaves no garbage in the
+// value log. The value log only grows (records are immutable), so RunGC
+// rarely finds anything to reclaim.
+//
+// The journal is two segment files (decisions.journal.0 and .1 in the store
+// directory, Options.JournalSegment bytes each, 8 MiB by default) written
+// full of zeros once and then only overwritten in place: an fdatasync of an
+// appended file also commits the file system's metadata journal (the size
+// changed), a second device flush queued behind badger's own file writes,
+// which is where synced appends' latency spikes came from. The committer fills
+// one segment, then starts the other over (its records were indexed long
+// ago) in a new generation; frames' CRCs cover the generation, so an earlier
+// round's frames after the tail never replay. Should the other segment still
+// hold unindexed records, the active one grows instead.
+//
+// Recovery: Open reads both segments (and the single-file journal of earlier
+// versions, which it then removes), writes every whole record of their
+// current rounds into badger (synced) and starts a new round. Records are immutable by id and only one
 // content per id ever reaches the journal, so replaying a record badger already
 // holds changes nothing. A frame is synced before its caller is answered, so
 // only a tail nobody was answered for can be torn: replay stops at the first

@@ -215,7 +215,11 @@ func (db *DB) commitGroup(group []*decReq) {
 // record is stored already, a *RowError when its id holds another record.
 func planDecision(txn *badger.Txn, tenant string, r *DecisionRecord, row int, val []byte) (part, error) {
 	key := tkey(tenant, kindDecision, r.ID)
-	it, err := txn.Get(key)
+	var it *badger.Item
+	err := badger.ErrKeyNotFound
+	if !r.Fresh {
+		it, err = txn.Get(key)
+	}
 	switch {
 	case errors.Is(err, badger.ErrKeyNotFound):
 	case err != nil:

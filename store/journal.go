@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -10,14 +11,16 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 // Decision audit journal.
 //
-// A synced badger commit costs far more than a plain append and fdatasync of
+// A synced badger commit costs far more than a plain write and fdatasync of
 // a small file (about 1.8 ms against 0.4 ms where this was measured), and the
 // sync is what every decision waits for. With a journal, the committer
-// (group.go) appends each group's records to one append-only file and
+// (group.go) writes each group's records to the journal in one write and
 // fdatasyncs it once; callers are released only after that sync, so a 2xx
 // still means "durable". An indexer goroutine then writes the records into
 // badger (the index behind Decision and Decisions) in large batches. On Open,
@@ -25,24 +28,56 @@ import (
 // store is used; records are immutable by id, so replaying one that badger
 // already holds changes nothing.
 //
-// Frame: 4 bytes payload length, 4 bytes CRC-32C of the payload, payload
-// (little endian). Payload: uvarint-length-prefixed tenant, decision id and
-// account, 8 bytes decision time, then the encoded record (the value stored in
-// badger). A frame is appended whole and synced before its caller returns, so
-// only a tail that was never acknowledged can be torn: replay stops at the
-// first frame that is short or fails its CRC and truncates the file there.
+// Two pre-written segments. Appending to a file makes every fdatasync also
+// commit the file system's metadata journal (the file's size changed), which
+// on ext4 costs a second device flush and waits behind every other file's
+// metadata (badger's value log and tables on the same disk): that is where a
+// synced append's latency spikes come from. The journal is therefore two
+// segment files (decisions.journal.0 and .1) of a fixed size, filled with
+// zeros once when created and then only overwritten in place: an fdatasync
+// then writes the dirty data pages and flushes the device, nothing else. The
+// committer fills one segment; when a group does not fit it switches to the
+// other one, whose records were all indexed long ago (the indexer is about
+// indexDelay behind; a segment holds Options.JournalSegment bytes), and
+// starts it over. Should the other segment still hold records the index
+// lacks (the indexer failing or far behind), the committer keeps appending
+// past the current segment's end instead: correct, only slower, and the
+// segment stays larger for its later rounds.
+//
+// Generations. Each start of a segment takes a new generation number, written
+// in the segment's header page (magic, generation, CRC) together with the
+// first group, and every frame's CRC covers the generation. The frames of an
+// earlier round that follow the current tail therefore fail their CRC, and
+// replay stops at the end of the current round without reading stale records
+// as new ones. A torn write can only hit a group that was never acknowledged:
+// a header that does not check out means the segment holds nothing to replay
+// (its records, if any, were indexed before it was started over).
+//
+// Frame: 4 bytes payload length, 4 bytes CRC-32C of the generation (8 bytes
+// little endian) followed by the payload (little endian). Payload:
+// uvarint-length-prefixed tenant, decision id and account, 8 bytes decision
+// time, then the encoded record (the value stored in badger).
 //
 // Exactness of "an id holds one record": the committer checks each id against
 // the records journaled but not yet indexed (pending, in memory) and then
 // against badger. The indexer removes a record from pending only after its
 // badger commit, so one of the two always sees it.
+//
+// A store written by an earlier version has one append-only file,
+// decisions.journal, without generations: Open replays it and removes it.
 
-// journalName is the journal's file in the store directory.
-const journalName = "decisions.journal"
+// journalName is the single-file journal of earlier versions (replayed at
+// Open, then removed); segmentName names the two segments.
+const (
+	journalName = "decisions.journal"
+	segmentName = "decisions.journal.%d"
+)
 
-// journalTruncate is the size past which the committer empties the journal
-// once everything in it is indexed (and synced) in badger.
-const journalTruncate = 64 << 20
+// journalHeader is the size of a segment's header page; frames follow it.
+const journalHeader = 4096
+
+// segmentMagic starts a segment's header.
+const segmentMagic = "ENGJRNL2"
 
 // maxFrame bounds a frame's payload; a larger length is damage.
 const maxFrame = 1 << 30
@@ -61,14 +96,24 @@ type jrec struct {
 	key, logKey, val []byte
 }
 
+// segment is one of the journal's two files.
+type segment struct {
+	f      *os.File
+	size   int64  // bytes of the file already written (zeros or frames)
+	hdrGen uint64 // generation in the header on disk
+	end    int64  // logical journal offset after its last record
+}
+
 // journal is the open journal of a DB.
 type journal struct {
-	f    *os.File
 	sync bool // fdatasync each group (Options.SyncWrites)
 
 	// Committer only.
-	base    int64 // logical offset of the file's first byte
-	written int64 // logical offset after the last synced group
+	segs    [2]segment
+	cur     int    // active segment
+	pos     int64  // write offset in the active segment
+	gen     uint64 // generation of the active segment's round
+	written int64  // logical offset after the last synced group
 	buf     []byte
 	failed  error // a write or sync failed: refuse every later group
 
@@ -87,64 +132,166 @@ type journal struct {
 	idxErr  error             // the indexer failed: reads may miss records
 }
 
-// openJournal replays what a crash left in the journal into badger, truncates
-// the journal and starts the indexer.
+// openJournal replays what a crash left in the journal into badger, prepares
+// the two segments and starts the indexer.
 func (db *DB) openJournal(dir string) error {
-	path := filepath.Join(dir, journalName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return fmt.Errorf("open journal: %w", err)
-	}
-	jr := &journal{f: f, sync: db.opts.SyncWrites, wake: make(chan struct{}, 1), kick: make(chan struct{}, 1), stop: make(chan struct{}), idxDone: make(chan struct{}), pending: map[string][]byte{}}
+	jr := &journal{sync: db.opts.SyncWrites, wake: make(chan struct{}, 1), kick: make(chan struct{}, 1), stop: make(chan struct{}), idxDone: make(chan struct{}), pending: map[string][]byte{}}
 	jr.cond = sync.NewCond(&jr.mu)
-	if err := db.replayJournal(f); err != nil {
-		f.Close()
-		return fmt.Errorf("replay journal %s: %w", path, err)
+	if err := db.replayLegacyJournal(dir); err != nil {
+		return err
 	}
+	size := db.opts.JournalSegment
+	if size <= 0 {
+		size = DefaultOptions().JournalSegment
+	}
+	size = max(size, 2*journalHeader)
+	created := false
+	var recs [2][]jrec
+	for i := range jr.segs {
+		path := filepath.Join(dir, fmt.Sprintf(segmentName, i))
+		s, data, fresh, err := openSegment(path, size)
+		if err != nil {
+			jr.closeFiles()
+			return fmt.Errorf("open journal %s: %w", path, err)
+		}
+		jr.segs[i] = s
+		created = created || fresh
+		recs[i], _ = parseSegment(data, &jr.segs[i].hdrGen)
+	}
+	if created {
+		if err := syncDir(dir); err != nil {
+			jr.closeFiles()
+			return fmt.Errorf("open journal: %w", err)
+		}
+	}
+	// Replay the older round first (ids are unique, the order is cosmetic).
+	older := 0
+	if jr.segs[1].hdrGen < jr.segs[0].hdrGen {
+		older = 1
+	}
+	all := append(recs[older], recs[1-older]...)
+	if len(all) > 0 {
+		if err := db.indexRecords(all); err != nil {
+			jr.closeFiles()
+			return fmt.Errorf("replay journal: %w", err)
+		}
+		db.opts.logger().Info("store: replayed decision journal", "records", len(all))
+	}
+	// Everything is in badger (synced under SyncWrites): start a new round in
+	// the older segment; the newer one is free for the next switch.
+	jr.cur = older
+	jr.gen = max(jr.segs[0].hdrGen, jr.segs[1].hdrGen) + 1
+	jr.pos = journalHeader
 	db.jr = jr
 	go db.indexer()
 	return nil
 }
 
-// replayJournal writes every whole record of the journal into badger (synced),
-// then empties the journal.
-func (db *DB) replayJournal(f *os.File) error {
+// openSegment opens (creating when missing) a segment, fills it with zeros up
+// to size when it is shorter, and returns its content.
+func openSegment(path string, size int64) (segment, []byte, bool, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return segment{}, nil, false, err
+	}
 	data, err := io.ReadAll(f)
+	if err != nil {
+		f.Close()
+		return segment{}, nil, false, err
+	}
+	n := int64(len(data))
+	if n < size {
+		zero := make([]byte, min(size-n, 1<<20))
+		for off := n; off < size; off += int64(len(zero)) {
+			if _, err := f.WriteAt(zero[:min(int64(len(zero)), size-off)], off); err != nil {
+				f.Close()
+				return segment{}, nil, false, err
+			}
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return segment{}, nil, false, err
+		}
+		n = size
+	}
+	return segment{f: f, size: n}, data, len(data) == 0, nil
+}
+
+// replayLegacyJournal writes the records of an earlier version's single-file
+// journal into badger (synced), then removes the file.
+func (db *DB) replayLegacyJournal(dir string) error {
+	path := filepath.Join(dir, journalName)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("replay journal %s: %w", path, err)
+	}
+	recs, good := parseLegacyJournal(data)
+	if len(recs) > 0 {
+		if err := db.indexRecords(recs); err != nil {
+			return fmt.Errorf("replay journal %s: %w", path, err)
+		}
+		db.opts.logger().Info("store: replayed decision journal", "records", len(recs), "bytes", good, "torn_tail_bytes", len(data)-good)
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("replay journal: %w", err)
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes the directory's entries (created or removed files) durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
-	recs, good := parseJournal(data)
-	if len(recs) > 0 {
-		if err := db.indexRecords(recs); err != nil {
-			return err
-		}
-		db.opts.logger().Info("store: replayed decision journal", "records", len(recs), "bytes", good, "torn_tail_bytes", len(data)-good)
-	} else if good < len(data) {
-		db.opts.logger().Warn("store: dropped torn tail of decision journal", "bytes", len(data)-good)
-	}
-	// Everything is in badger (synced under SyncWrites): start empty.
-	if err := f.Truncate(0); err != nil {
-		return err
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	return f.Sync()
+	defer d.Close()
+	return d.Sync()
 }
 
-// parseJournal returns the records of the whole frames at the start of data
-// and the length of that prefix; it stops at the first short or damaged frame.
-func parseJournal(data []byte) ([]jrec, int) {
+// segmentHeaderPage returns the header page of a round of generation gen.
+func segmentHeaderPage(gen uint64) []byte {
+	h := make([]byte, journalHeader)
+	copy(h, segmentMagic)
+	binary.LittleEndian.PutUint64(h[8:], gen)
+	binary.LittleEndian.PutUint32(h[16:], crc32.Checksum(h[:16], crcTable))
+	return h
+}
+
+// parseSegment reads a segment's header into *gen (0 when it does not check
+// out: nothing to replay) and returns the records of the whole frames of that
+// generation after it, and the length of the valid prefix.
+func parseSegment(data []byte, gen *uint64) ([]jrec, int) {
+	*gen = 0
+	if len(data) < journalHeader || string(data[:8]) != segmentMagic ||
+		binary.LittleEndian.Uint32(data[16:]) != crc32.Checksum(data[:16], crcTable) {
+		return nil, 0
+	}
+	*gen = binary.LittleEndian.Uint64(data[8:])
+	recs, n := parseFrames(data[journalHeader:], *gen, true)
+	return recs, journalHeader + n
+}
+
+// parseLegacyJournal parses an earlier version's journal (CRC of the payload
+// alone, no header).
+func parseLegacyJournal(data []byte) ([]jrec, int) { return parseFrames(data, 0, false) }
+
+// parseFrames returns the records of the whole frames at the start of data
+// and the length of that prefix; it stops at the first short or damaged
+// frame, or one of another generation.
+func parseFrames(data []byte, gen uint64, withGen bool) ([]jrec, int) {
 	var recs []jrec
 	off := 0
 	for len(data)-off >= 8 {
 		n := binary.LittleEndian.Uint32(data[off:])
 		sum := binary.LittleEndian.Uint32(data[off+4:])
-		if n > maxFrame || int(n) > len(data)-off-8 {
+		if n == 0 || n > maxFrame || int(n) > len(data)-off-8 {
 			break
 		}
 		p := data[off+8 : off+8+int(n)]
-		if crc32.Checksum(p, crcTable) != sum {
+		if frameCRC(gen, withGen, p) != sum {
 			break
 		}
 		r, ok := decodeFrame(p)
@@ -157,8 +304,23 @@ func parseJournal(data []byte) ([]jrec, int) {
 	return recs, off
 }
 
-// appendFrame appends the frame of one record.
-func appendFrame(b []byte, tenant string, rec *DecisionRecord, val []byte) []byte {
+// frameCRC is the CRC-32C of a frame's payload, preceded by its generation.
+func frameCRC(gen uint64, withGen bool, p []byte) uint32 {
+	c := uint32(0)
+	if withGen {
+		var g [8]byte
+		binary.LittleEndian.PutUint64(g[:], gen)
+		c = crc32.Update(c, crcTable, g[:])
+	}
+	return crc32.Update(c, crcTable, p)
+}
+
+// appendFrame appends the frame of one record of generation gen.
+func appendFrame(b []byte, gen uint64, tenant string, rec *DecisionRecord, val []byte) []byte {
+	return appendFrameCRC(b, gen, true, tenant, rec, val)
+}
+
+func appendFrameCRC(b []byte, gen uint64, withGen bool, tenant string, rec *DecisionRecord, val []byte) []byte {
 	start := len(b)
 	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0)
 	b = appendLP(b, tenant)
@@ -168,7 +330,7 @@ func appendFrame(b []byte, tenant string, rec *DecisionRecord, val []byte) []byt
 	b = append(b, val...)
 	p := b[start+8:]
 	binary.LittleEndian.PutUint32(b[start:], uint32(len(p)))
-	binary.LittleEndian.PutUint32(b[start+4:], crc32.Checksum(p, crcTable))
+	binary.LittleEndian.PutUint32(b[start+4:], frameCRC(gen, withGen, p))
 	return b
 }
 
@@ -320,13 +482,13 @@ func (db *DB) journalGroup(group []*decReq) {
 		}
 		return
 	}
-	db.maybeTruncateJournal()
 	need := 0
 	for _, r := range group {
 		for _, i := range r.units {
 			need += len(r.vals[i]) + len(r.recs[i].ID) + len(r.recs[i].AccountID) + len(r.tenant) + 32
 		}
 	}
+	jr.prepare(int64(need))
 	buf := jr.buf[:0]
 	if cap(buf) < need {
 		buf = make([]byte, 0, need)
@@ -340,17 +502,26 @@ func (db *DB) journalGroup(group []*decReq) {
 		ok       bool
 	}
 	var looks []look
+	lookup := false // some record's id must be proven unused
 	jr.mu.Lock()
 	for _, r := range group {
 		for _, i := range r.units {
 			key := tkey(r.tenant, kindDecision, r.recs[i].ID)
-			old, ok := jr.pending[string(key)]
-			looks = append(looks, look{key, old, ok})
+			var lk look
+			lk.key = key
+			if !r.recs[i].Fresh {
+				lk.old, lk.ok = jr.pending[string(key)]
+				lookup = true
+			}
+			looks = append(looks, lk)
 		}
 	}
 	jr.mu.Unlock()
-	txn := db.bdb.NewTransaction(false)
-	defer txn.Discard()
+	var txn *badger.Txn
+	if lookup {
+		txn = db.bdb.NewTransaction(false)
+		defer txn.Discard()
+	}
 	var out []jrec
 	added := map[string][]byte{} // this group's records, until they are pending
 	li := 0
@@ -369,7 +540,7 @@ func (db *DB) journalGroup(group []*decReq) {
 			if !ok {
 				old, ok = lk.old, lk.ok
 			}
-			if !ok {
+			if !ok && !rec.Fresh {
 				old, ok, err = get(txn, key)
 			}
 			if err != nil {
@@ -392,7 +563,7 @@ func (db *DB) journalGroup(group []*decReq) {
 		}
 		for k, i := range fresh {
 			added[string(out[mark+k].key)] = out[mark+k].val
-			buf = appendFrame(buf, r.tenant, &r.recs[i], r.vals[i])
+			buf = appendFrame(buf, jr.gen, r.tenant, &r.recs[i], r.vals[i])
 		}
 	}
 	if len(out) == 0 {
@@ -403,7 +574,7 @@ func (db *DB) journalGroup(group []*decReq) {
 		jr.pending[k] = v
 	}
 	jr.mu.Unlock()
-	err := jr.append(buf)
+	err := jr.write(buf)
 	if cap(buf) <= 1<<20 {
 		jr.buf = buf[:0]
 	}
@@ -418,6 +589,7 @@ func (db *DB) journalGroup(group []*decReq) {
 		return // the records stay pending: they may be on disk, and their ids stay taken
 	}
 	jr.written += int64(len(buf))
+	jr.segs[jr.cur].end = jr.written
 	jr.mu.Lock()
 	jr.synced = jr.written
 	jr.queue = append(jr.queue, out...)
@@ -436,53 +608,89 @@ func (db *DB) journalGroup(group []*decReq) {
 	}
 }
 
-// append writes b at the end of the journal and syncs its data.
-func (jr *journal) append(b []byte) error {
-	if _, err := jr.f.Write(b); err != nil {
+// prepare chooses where a group of at most need bytes goes: on in the active
+// segment when it fits; else the other segment, started over in a new
+// generation, when the index holds all its records; else on past the active
+// segment's end (the file grows). Committer only.
+func (jr *journal) prepare(need int64) {
+	if jr.pos+need <= jr.segs[jr.cur].size {
+		return
+	}
+	other := 1 - jr.cur
+	jr.mu.Lock()
+	free := jr.segs[other].end <= jr.indexed && jr.idxErr == nil
+	jr.mu.Unlock()
+	if !free || jr.pos == journalHeader {
+		return // grow the active segment
+	}
+	jr.cur, jr.pos = other, journalHeader
+	jr.gen++
+}
+
+// write puts b at the write offset of the active segment (after the round's
+// header page when the round starts) and syncs its data.
+func (jr *journal) write(b []byte) error {
+	s := &jr.segs[jr.cur]
+	if s.hdrGen != jr.gen {
+		if _, err := s.f.WriteAt(segmentHeaderPage(jr.gen), 0); err != nil {
+			return err
+		}
+		s.hdrGen = jr.gen
+	}
+	if _, err := s.f.WriteAt(b, jr.pos); err != nil {
 		return err
 	}
+	jr.pos += int64(len(b))
+	s.size = max(s.size, jr.pos)
 	if !jr.sync {
 		return nil
 	}
-	return datasync(jr.f)
+	return datasync(s.f)
 }
 
-// maybeTruncateJournal empties a large journal whose records are all in
-// badger. Committer only: nothing is appended meanwhile.
-func (db *DB) maybeTruncateJournal() {
-	jr := db.jr
-	if jr.written-jr.base < journalTruncate {
-		return
+// syncAll syncs both segments' data.
+func (jr *journal) syncAll() error {
+	for i := range jr.segs {
+		if err := datasync(jr.segs[i].f); err != nil {
+			return err
+		}
 	}
-	jr.mu.Lock()
-	caught := jr.indexed == jr.written && jr.idxErr == nil
-	jr.mu.Unlock()
-	if !caught {
-		return
-	}
-	if err := jr.f.Truncate(0); err != nil {
-		db.opts.logger().Warn("store: truncate decision journal", "err", err)
-		return
-	}
-	if _, err := jr.f.Seek(0, io.SeekStart); err != nil {
-		jr.failed = fmt.Errorf("decision journal: %w", err)
-		return
-	}
-	jr.base = jr.written
+	return nil
 }
 
-// closeJournal waits for the indexer and empties and closes the journal.
+// closeFiles closes the segments that are open.
+func (jr *journal) closeFiles() error {
+	var err error
+	for i := range jr.segs {
+		if f := jr.segs[i].f; f != nil {
+			if e := f.Close(); e != nil && err == nil {
+				err = e
+			}
+		}
+	}
+	return err
+}
+
+// closeJournal waits for the indexer and, when badger holds every record,
+// ends both segments' rounds (new headers, no frames), so that the next Open
+// replays nothing; then closes them.
 func (db *DB) closeJournal() error {
 	jr := db.jr
 	close(jr.stop)
 	<-jr.idxDone
 	var err error
 	if jr.failed == nil && jr.idxErr == nil {
-		if e := jr.f.Truncate(0); e != nil {
+		for i := range jr.segs {
+			jr.gen++
+			if _, e := jr.segs[i].f.WriteAt(segmentHeaderPage(jr.gen), 0); e != nil && err == nil {
+				err = e
+			}
+		}
+		if e := jr.syncAll(); e != nil && err == nil {
 			err = e
 		}
 	}
-	if e := jr.f.Close(); e != nil && err == nil {
+	if e := jr.closeFiles(); e != nil && err == nil {
 		err = e
 	}
 	if err != nil {

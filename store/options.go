@@ -36,6 +36,17 @@ type Options struct {
 	// MemTableSize bounds a memtable and, through badger's rule of 15%, the size of
 	// one transaction; large event batches are split to fit (see the package doc).
 	MemTableSize int64
+	// ValueThreshold is the value size from which badger keeps a value in its
+	// value log, leaving only a pointer in the LSM tree (key-value
+	// separation). Decision audit records (1.5-4 KB of JSON, written once,
+	// never changed) are above it: memtable flushes and compactions then move
+	// a 12-byte pointer instead of the record, again and again. Accounts,
+	// feature states (about 120 bytes), events and change-feed entries stay
+	// below it: they are read on every cache miss and rewritten on every
+	// event, and in the LSM tree they are read from one table block and leave
+	// no garbage in the value log. Zero or less keeps badger's limit (every
+	// value in the LSM tree); an in-memory store ignores it.
+	ValueThreshold int64
 	// BlockCacheSize is badger's cache of decompressed (and decrypted) blocks.
 	BlockCacheSize int64
 	// IndexCacheSize is badger's cache of table indices. With encryption it must
@@ -46,6 +57,10 @@ type Options struct {
 	// (journal.go). The journal is also off for in-memory and encrypted stores:
 	// it would hold decisions in the clear.
 	NoJournal bool
+	// JournalSegment is the size of each of the decision journal's two
+	// pre-written segment files (journal.go); a segment must hold the records
+	// written while the indexer is behind (about 20 ms of decisions).
+	JournalSegment int64
 	// Logger receives badger's errors and warnings; nil means slog.Default().
 	// Badger's informational chatter is logged at debug level.
 	Logger *slog.Logger
@@ -58,8 +73,10 @@ func DefaultOptions() Options {
 		SyncWrites:            true,
 		EncryptionKeyRotation: 10 * 24 * time.Hour,
 		MemTableSize:          64 << 20,
+		ValueThreshold:        1 << 10,
 		BlockCacheSize:        256 << 20,
 		IndexCacheSize:        0,
+		JournalSegment:        8 << 20,
 	}
 }
 

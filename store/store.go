@@ -84,6 +84,10 @@ func Open(dir string, opts Options) (*DB, error) {
 		bo = bo.WithMemTableSize(opts.MemTableSize).
 			WithValueThreshold(min(1<<20, opts.MemTableSize*15/100/4))
 	}
+	if opts.ValueThreshold > 0 && !opts.InMemory {
+		// In memory, badger refuses values above the threshold outright.
+		bo = bo.WithValueThreshold(min(bo.ValueThreshold, opts.ValueThreshold))
+	}
 	if opts.BlockCacheSize > 0 {
 		bo = bo.WithBlockCacheSize(opts.BlockCacheSize)
 	}
@@ -167,7 +171,7 @@ func (db *DB) Size() (lsm, vlog int64) { return db.bdb.Size() }
 // Sync forces everything written so far to disk; only useful with SyncWrites off.
 func (db *DB) Sync() error {
 	if db.jr != nil {
-		if err := datasync(db.jr.f); err != nil {
+		if err := db.jr.syncAll(); err != nil {
 			return fmt.Errorf("sync decision journal: %w", err)
 		}
 	}

@@ -22,6 +22,10 @@ type Options struct {
 	Segment string
 	// Exclude lists columns never used as features.
 	Exclude []string
+	// OnlyWhere, when set, names a 0/1 column: only the rows where it is 1
+	// are fitted and evaluated (e.g. engaged_48h, for a model of payment
+	// given engagement). It is excluded from the features.
+	OnlyWhere string
 	// Seed drives the random split and the family's own randomness.
 	Seed uint64
 	// TestFraction and ValidFraction size the test and validation splits.

@@ -28,6 +28,13 @@ type PreferenceOptions struct {
 	ConsentedOnly bool
 	// Search is the scorer's search strategy.
 	Search action.Search
+	// MessageModel, when set, reads the preferred message out instead of the
+	// evaluated model: its best message for the preferred channel and hour.
+	// It is meant for a payment model fitted on engaged contacts: the tone
+	// moves engagement by a few percent but payment by half, so an
+	// engagement model barely sees it. It must take the features package's
+	// columns and priors like the evaluated model.
+	MessageModel *action.Model
 	// Progress, when not nil, receives a progress bar.
 	Progress io.Writer
 }
@@ -35,13 +42,18 @@ type PreferenceOptions struct {
 // PreferenceBucket is the accuracy among accounts with a number of past
 // contacts in [Lo, Hi] (Hi < 0: no upper bound).
 type PreferenceBucket struct {
-	Lo, Hi                 int
-	Accounts               int
-	ChannelHits, HourHits  int
-	MessageHits            int
-	HourReachable          int // accounts whose peak is within 1 h of a candidate hour
-	HourBestHits           int // hits of the best action's hour, letters included
-	HourBestRate           float64
+	Lo, Hi                int
+	Accounts              int
+	ChannelHits, HourHits int
+	MessageHits           int
+	HourReachable         int // accounts whose peak is within 1 h of a candidate hour
+	HourBestHits          int // hits of the best action's hour, letters included
+	HourBestRate          float64
+	// SendTimeHits are hits of the dedicated send-time read-out
+	// (features.State.SendHour: the candidate hour whose ±1 h window holds
+	// most of the debtor's weekday engagement profile).
+	SendTimeHits           int
+	SendTimeRate           float64
 	BaseChannel, BaseHour  int // hits of the per-account empirical baseline
 	PopularChannel         int // hits of always answering the most common best channel
 	ChannelRate, HourRate  float64
@@ -73,10 +85,16 @@ type PreferenceReport struct {
 	ChannelByMargin map[string]Tally
 	HourByActive    map[string]Tally
 	HourByBest      map[string]Tally
+	// ChannelByEvidence splits the accounts by what their history holds on
+	// the hidden best channel: how many contacts it was sent and whether any
+	// was engaged with. A favourite sent on at most twice without an answer
+	// cannot be told from the other channels by any read-out.
+	ChannelByEvidence map[string]Tally
 	// HourError counts, among accounts with 5+ past contacts, the signed
 	// distance (chosen - hidden weekday peak, -12..11) of the model's hour
-	// (index 0) and of the profile-peak baseline (index 1).
-	HourError [2][24]int
+	// (index 0), of the profile-peak baseline (index 1) and of the send-time
+	// read-out (index 2).
+	HourError [3][24]int
 }
 
 // Tally counts hits among accounts.
@@ -106,7 +124,7 @@ func (t Tally) Rate() float64 {
 // by their number of past contacts. The model must take the features
 // package's columns (a model trained on its X.parquet).
 func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o PreferenceOptions) (PreferenceReport, error) {
-	rep := PreferenceReport{Model: m.Version, ChannelByBest: map[string]Tally{}, ChannelByMargin: map[string]Tally{}, HourByActive: map[string]Tally{}, HourByBest: map[string]Tally{}}
+	rep := PreferenceReport{Model: m.Version, ChannelByBest: map[string]Tally{}, ChannelByMargin: map[string]Tally{}, HourByActive: map[string]Tally{}, HourByBest: map[string]Tally{}, ChannelByEvidence: map[string]Tally{}}
 	if len(o.Hours) == 0 {
 		for h := 8; h <= 20; h++ {
 			o.Hours = append(o.Hours, h)
@@ -174,22 +192,15 @@ func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o Pre
 
 	// Row layout: where each features column goes in the model's row.
 	num := features.NumericNames()
-	col := func(name string) int {
-		return slices.IndexFunc(m.Features, func(f models.Feature) bool { return f.Name == name })
+	lay := newRowLayout(m)
+	var msgLay *rowLayout
+	var msgSc *action.Scorer
+	if o.MessageModel != nil {
+		msgLay = newRowLayout(o.MessageModel)
+		if msgSc, err = action.NewScorer(o.MessageModel, action.Options{Channels: datasets.ContactChannels, Hours: o.Hours, Search: o.Search}); err != nil {
+			return rep, fmt.Errorf("message model: %w", err)
+		}
 	}
-	catIdx := make([]int, len(features.CategoricalNames))
-	for k, n := range features.CategoricalNames {
-		catIdx[k] = col(n)
-	}
-	numIdx := make([]int, len(num))
-	for k, n := range num {
-		numIdx[k] = col(n)
-	}
-	names := make([]string, len(m.Features))
-	for j, f := range m.Features {
-		names[j] = f.Name
-	}
-	actCols := features.NewActionColumns(names)
 	contactsK := slices.Index(num, "contacts_total")
 	engK := slices.Index(num, "profile_engagements")
 	rateK := make([]int, len(datasets.ContactChannels))
@@ -197,6 +208,10 @@ func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o Pre
 		rateK[c] = slices.Index(num, ch+"_engagement_rate")
 	}
 	hourK := slices.Index(num, "profile_hour_00")
+	sentK := make(map[string][2]int, len(datasets.ContactChannels))
+	for _, ch := range datasets.ContactChannels {
+		sentK[ch] = [2]int{slices.Index(num, ch+"_sent"), slices.Index(num, ch+"_engagements")}
+	}
 	if contactsK < 0 || hourK < 0 || engK < 0 || slices.Contains(rateK, -1) {
 		return rep, errors.New("features package layout changed: contacts_total, profile_hour_00 or <channel>_engagement_rate missing")
 	}
@@ -224,7 +239,6 @@ func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o Pre
 	rep.AtLeast5 = PreferenceBucket{Lo: 5, Hi: -1}
 	rep.All = PreferenceBucket{Lo: 0, Hi: -1}
 
-	row := make([]float64, len(m.Features))
 	var vec features.Vector
 	bar := newBar(o.Progress, int64(len(truth)), "preferences", "accounts")
 	defer bar.Finish()
@@ -242,29 +256,12 @@ func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o Pre
 		}
 		a, st := prepared[i], states[i]
 		vec = st.ReadVector(end, a, priors)
-		for j := range row {
-			row[j] = math.NaN()
-		}
-		for k, v := range vec.Categorical {
-			if j := catIdx[k]; j >= 0 {
-				row[j] = math.NaN()
-				if l := slices.Index(m.Features[j].Levels, v); l >= 0 {
-					row[j] = float64(l)
-				}
-			}
-		}
-		for k, v := range vec.Numeric {
-			if j := numIdx[k]; j >= 0 {
-				row[j] = v
-			}
-		}
 		// action-dependent features per candidate, through the features
 		// package's Candidates (the code serving uses), on the next local
 		// weekday (the hidden peak is the weekday one).
-		fill := st.Candidates(a, priors).FillLocal(actCols, nextWeekday(end, a.Row.TimeZone))
-		req := action.Request{Context: row, Fill: func(act action.Action, r []float64) {
-			fill(act.Channel, act.Hour, act.Message, r)
-		}}
+		cands := st.Candidates(a, priors)
+		day := nextWeekday(end, a.Row.TimeZone)
+		req := lay.request(&vec, cands, day)
 		allowed := func(act action.Action) bool { return !o.ConsentedOnly || a.Row.Consent(act.Channel) }
 		req.Allowed = allowed
 		// The send hour matters for the channels that reach the debtor at the
@@ -285,6 +282,17 @@ func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o Pre
 		}
 		if err != nil {
 			return rep, fmt.Errorf("account %s: %w", tr.AccountID, err)
+		}
+		bestMsg := rk.Message.Best
+		if msgSc != nil {
+			mreq := msgLay.request(&vec, cands, day)
+			ch, hr := rk.Channel.Best, rkTimed.Hour.Best
+			mreq.Allowed = func(act action.Action) bool { return act.Channel == ch && act.Hour == hr }
+			mrk, err := msgSc.Rank(mreq)
+			if err != nil {
+				return rep, fmt.Errorf("account %s: message model: %w", tr.AccountID, err)
+			}
+			bestMsg = mrk.Message.Best
 		}
 		// empirical baseline: the channel with the best smoothed engagement
 		// rate, the candidate hour with the most profile mass.
@@ -307,13 +315,15 @@ func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o Pre
 			}
 			return 0
 		}
+		sendHour := st.SendHour(a, priors, false, o.Hours)
 		reach := slices.ContainsFunc(o.Hours, func(h int) bool { return hourDist(h, peak) <= 1 })
 		obs := PreferenceBucket{
 			Accounts:       1,
 			ChannelHits:    hit(rk.Channel.Best == tr.BestChannel),
 			HourHits:       hit(hourDist(rkTimed.Hour.Best, peak) <= 1),
 			HourBestHits:   hit(hourDist(rk.Best.Action.Hour, peak) <= 1),
-			MessageHits:    hit(rk.Message.Best == tr.BestMessage),
+			SendTimeHits:   hit(hourDist(sendHour, peak) <= 1),
+			MessageHits:    hit(bestMsg == tr.BestMessage),
 			HourReachable:  hit(reach),
 			BaseChannel:    hit(datasets.ContactChannels[bc] == tr.BestChannel),
 			BaseHour:       hit(hourDist(bh, peak) <= 1),
@@ -341,10 +351,21 @@ func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o Pre
 				margin = "close (runner-up >= 1/2 of best)"
 			}
 			tally(rep.ChannelByMargin, margin, obs.ChannelHits)
-			tally(rep.HourByActive, tr.ActiveType, obs.HourHits)
-			tally(rep.HourByBest, tr.BestChannel, obs.HourHits)
+			if k := sentK[tr.BestChannel]; k[0] >= 0 && k[1] >= 0 {
+				ev := "sent 0-2 times, never engaged"
+				switch sent, eng := vec.Numeric[k[0]], vec.Numeric[k[1]]; {
+				case eng > 0:
+					ev = "engaged at least once"
+				case sent > 2:
+					ev = "sent 3+ times, never engaged"
+				}
+				tally(rep.ChannelByEvidence, ev, obs.ChannelHits)
+			}
+			tally(rep.HourByActive, tr.ActiveType, obs.SendTimeHits)
+			tally(rep.HourByBest, tr.BestChannel, obs.SendTimeHits)
 			rep.HourError[0][(rkTimed.Hour.Best-peak+48)%24]++
 			rep.HourError[1][(bh-peak+48)%24]++
+			rep.HourError[2][(sendHour-peak+48)%24]++
 		}
 		rep.All.add(obs)
 	}
@@ -356,6 +377,57 @@ func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o Pre
 	return rep, nil
 }
 
+// rowLayout places the features package's read-out in one model's row.
+type rowLayout struct {
+	m              *action.Model
+	catIdx, numIdx []int
+	actCols        features.ActionColumns
+}
+
+func newRowLayout(m *action.Model) *rowLayout {
+	col := func(name string) int {
+		return slices.IndexFunc(m.Features, func(f models.Feature) bool { return f.Name == name })
+	}
+	l := &rowLayout{m: m}
+	for _, n := range features.CategoricalNames {
+		l.catIdx = append(l.catIdx, col(n))
+	}
+	for _, n := range features.NumericNames() {
+		l.numIdx = append(l.numIdx, col(n))
+	}
+	names := make([]string, len(m.Features))
+	for j, f := range m.Features {
+		names[j] = f.Name
+	}
+	l.actCols = features.NewActionColumns(names)
+	return l
+}
+
+// request lays the account's context into a new row and fills the action
+// features per candidate on the local date day.
+func (l *rowLayout) request(vec *features.Vector, cands *features.Candidates, day time.Time) action.Request {
+	row := make([]float64, len(l.m.Features))
+	for j := range row {
+		row[j] = math.NaN()
+	}
+	for k, v := range vec.Categorical {
+		if j := l.catIdx[k]; j >= 0 {
+			if lv := slices.Index(l.m.Features[j].Levels, v); lv >= 0 {
+				row[j] = float64(lv)
+			}
+		}
+	}
+	for k, v := range vec.Numeric {
+		if j := l.numIdx[k]; j >= 0 {
+			row[j] = v
+		}
+	}
+	fill := cands.FillLocal(l.actCols, day)
+	return action.Request{Context: row, Fill: func(act action.Action, r []float64) {
+		fill(act.Channel, act.Hour, act.Message, r)
+	}}
+}
+
 func (b *PreferenceBucket) add(o PreferenceBucket) {
 	b.Accounts += o.Accounts
 	b.ChannelHits += o.ChannelHits
@@ -363,6 +435,7 @@ func (b *PreferenceBucket) add(o PreferenceBucket) {
 	b.MessageHits += o.MessageHits
 	b.HourReachable += o.HourReachable
 	b.HourBestHits += o.HourBestHits
+	b.SendTimeHits += o.SendTimeHits
 	b.BaseChannel += o.BaseChannel
 	b.BaseHour += o.BaseHour
 	b.PopularChannel += o.PopularChannel
@@ -380,6 +453,7 @@ func (b *PreferenceBucket) rates() {
 	b.PopularChannelRate = r(b.PopularChannel, b.Accounts)
 	b.HourReachableRate = r(b.HourReachable, b.Accounts)
 	b.HourBestRate = r(b.HourBestHits, b.Accounts)
+	b.SendTimeRate = r(b.SendTimeHits, b.Accounts)
 	b.HourRateAmongReachable = r(b.HourHits, b.HourReachable)
 }
 
@@ -403,7 +477,7 @@ func (r PreferenceReport) Markdown() string {
 			pct(float64(r.Engagements[0])/float64(tot)), pct(float64(r.Engagements[1])/float64(tot)),
 			pct(float64(r.Engagements[2])/float64(tot)), pct(float64(r.Engagements[3])/float64(tot)), tot)
 	}
-	s.WriteString("| past contacts | accounts | channel = hidden best | baseline: best engagement rate | baseline: most common (" + r.PopularChannel + ") | hour within ±1 h of peak | baseline: profile peak | hour of the best action (letters too) | peak reachable (8–20 ±1) | hour among reachable | message = hidden best |\n")
+	s.WriteString("| past contacts | accounts | channel = hidden best | baseline: best engagement rate | baseline: most common (" + r.PopularChannel + ") | hour within ±1 h of peak: send-time read-out | hour: action-value argmax | baseline: profile peak | hour of the best action (letters too) | peak reachable (8–20 ±1) | message = hidden best |\n")
 	s.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	rows := append(slices.Clone(r.Buckets), r.AtLeast5, r.All)
 	for k, b := range rows {
@@ -414,8 +488,8 @@ func (r PreferenceReport) Markdown() string {
 			label = "**all**"
 		}
 		fmt.Fprintf(&s, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", label, b.Accounts,
-			pct(b.ChannelRate), pct(b.BaseChannelRate), pct(b.PopularChannelRate), pct(b.HourRate), pct(b.BaseHourRate),
-			pct(b.HourBestRate), pct(b.HourReachableRate), pct(b.HourRateAmongReachable), pct(b.MessageRate))
+			pct(b.ChannelRate), pct(b.BaseChannelRate), pct(b.PopularChannelRate), pct(b.SendTimeRate), pct(b.HourRate), pct(b.BaseHourRate),
+			pct(b.HourBestRate), pct(b.HourReachableRate), pct(b.MessageRate))
 	}
 	return s.String()
 }
@@ -437,8 +511,9 @@ func (r PreferenceReport) Breakdown() string {
 	}
 	rows("channel, hidden best", r.ChannelByBest)
 	rows("channel, hidden margin", r.ChannelByMargin)
-	rows("hour, active type", r.HourByActive)
-	rows("hour, hidden best channel", r.HourByBest)
+	rows("channel, hidden best", r.ChannelByEvidence)
+	rows("hour (send-time read-out), active type", r.HourByActive)
+	rows("hour (send-time read-out), hidden best channel", r.HourByBest)
 	s.WriteString("\nSigned hour error (chosen − hidden weekday peak), accounts with 5+ past contacts:\n\n| error (h) |")
 	for d := -6; d <= 6; d++ {
 		fmt.Fprintf(&s, " %+d |", d)
@@ -447,7 +522,7 @@ func (r PreferenceReport) Breakdown() string {
 	for d := -6; d <= 6; d++ {
 		s.WriteString("---:|")
 	}
-	for k, name := range []string{"model", "baseline: profile peak"} {
+	for k, name := range []string{"action-value argmax", "baseline: profile peak", "send-time read-out"} {
 		tot := 0
 		for _, n := range r.HourError[k] {
 			tot += n

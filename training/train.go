@@ -103,8 +103,23 @@ func Fit(ctx context.Context, t *datasets.Table, meta map[string]string, dataHas
 		return rep, badInput("target column %q is %s, want numeric 0/1", o.Target, t.Columns[yc].Kind)
 	}
 	y := t.Floats[yc]
+	var only []float64
+	if o.OnlyWhere != "" {
+		oc := t.Index(o.OnlyWhere)
+		if oc < 0 || t.Floats[oc] == nil {
+			return rep, badInput("only-where column %q is not a numeric column of the table", o.OnlyWhere)
+		}
+		only = t.Floats[oc]
+		if !slices.Contains(o.Exclude, o.OnlyWhere) {
+			o.Exclude = append(slices.Clip(o.Exclude), o.OnlyWhere)
+		}
+	}
 	var rows []int
 	for i, v := range y {
+		if only != nil && only[i] != 1 {
+			rep.Dropped++
+			continue
+		}
 		switch {
 		case math.IsNaN(v):
 			rep.Dropped++

@@ -68,6 +68,10 @@ def main():
     ap.add_argument("--max-iter", type=int, default=1000)
     ap.add_argument("--skip", default="", help="comma-separated reference names to skip")
     ap.add_argument("--repeat", type=int, default=1, help="fit each model this many times, report the fastest")
+    ap.add_argument("--tune", action="store_true",
+                    help="also fit every reference over a small grid and keep the one with the best validation AUC")
+    ap.add_argument("--speed", type=int, default=0,
+                    help="only time XGBoost for this many rounds (no early stopping) at matched settings, then exit")
     a = ap.parse_args()
     skip = set(filter(None, a.skip.split(",")))
     rates = [float(x) for x in a.lr.split(",") if x]
@@ -85,6 +89,10 @@ def main():
     Xtr, ytr = xy(parts["train"])
     Xva, yva = xy(parts["valid"])
     Xte, yte = xy(parts["test"])
+
+    if a.speed:
+        speed(a, Xtr, ytr, timed)
+        return
 
     for spec in a.pred:
         name, path = spec.split("=", 1)
@@ -141,6 +149,87 @@ def main():
         _, secs = timed(lambda: hgb.fit(Etr, ytr))
         score(f"sklearn HistGradientBoosting {sklearn.__version__} (native cat., internal ES)", yte,
               hgb.predict_proba(enc(Xte))[:, 1], secs, trees=int(hgb.n_iter_), rounds=int(hgb.n_iter_))
+
+    if not a.tune:
+        return
+    # The same selection protocol for every model, ours included (see
+    # bank/main.go): a small grid of regularisation settings, each fitted on
+    # train with early stopping on valid; keep the best valid AUC.
+    # Grid points are fitted once each (their fit time is one run).
+    leaves_grid = [4, 7, 15, 31]
+
+    def timed(fit):
+        t = time.perf_counter()
+        out = fit()
+        return out, time.perf_counter() - t
+    if "logreg" not in skip:
+        def fit_lr(g):
+            pre = ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore"), cat),
+                                     ("num", StandardScaler(), num)])
+            m = make_pipeline(pre, LogisticRegression(max_iter=3000, C=g["C"]))
+            _, secs = timed(lambda: m.fit(Xtr, ytr))
+            return m.predict_proba(Xva)[:, 1], m.predict_proba(Xte)[:, 1], secs, {}
+        tuned("sklearn LogisticRegression", [dict(C=c) for c in (0.01, 0.1, 1.0, 10.0)], fit_lr, yva, yte)
+    if "xgboost" not in skip:
+        def fit_xgb_g(g):
+            params = dict(objective="binary:logistic", eval_metric=g["es"], tree_method="hist", nthread=2,
+                          eta=rates[0], grow_policy="lossguide", max_leaves=g["leaves"], max_depth=0,
+                          max_bin=255, reg_lambda=g["lambda"], max_cat_to_onehot=4, seed=1)
+            def fit():
+                dtr = xgb.DMatrix(Xtr, ytr, enable_categorical=True, nthread=2)
+                dva = xgb.DMatrix(Xva, yva, enable_categorical=True, nthread=2)
+                return xgb.train(params, dtr, a.max_iter, evals=[(dva, "valid")],
+                                 early_stopping_rounds=a.patience, verbose_eval=False)
+            bst, secs = timed(fit)
+            it = (0, bst.best_iteration + 1)
+            dva = xgb.DMatrix(Xva, enable_categorical=True, nthread=2)
+            return (bst.predict(dva, iteration_range=it), bst.predict(dte, iteration_range=it), secs,
+                    dict(trees=bst.best_iteration + 1, rounds=bst.num_boosted_rounds()))
+        grid = [dict(leaves=l, **{"lambda": lam}, es=es) for l in leaves_grid for lam in (1.0, 10.0) for es in ("logloss", "auc")]
+        tuned(f"XGBoost {xgb.__version__} hist, nthread=2, eta={rates[0]}", grid, fit_xgb_g, yva, yte)
+    if "hgb" not in skip:
+        def fit_hgb(g):
+            m = HistGradientBoostingClassifier(learning_rate=rates[0], max_leaf_nodes=g["leaves"], min_samples_leaf=20,
+                                               l2_regularization=g["l2"], max_bins=255, max_iter=a.max_iter,
+                                               categorical_features=catmask, early_stopping=True,
+                                               validation_fraction=0.1, n_iter_no_change=a.patience,
+                                               scoring="loss", random_state=1)
+            _, secs = timed(lambda: m.fit(Etr, ytr))
+            return (m.predict_proba(enc(Xva))[:, 1], m.predict_proba(enc(Xte))[:, 1], secs,
+                    dict(trees=int(m.n_iter_), rounds=int(m.n_iter_)))
+        grid = [dict(leaves=l, l2=lam) for l in leaves_grid for lam in (1.0, 10.0)]
+        tuned(f"sklearn HistGradientBoosting {sklearn.__version__} (internal ES)", grid, fit_hgb, yva, yte)
+
+
+def speed(a, Xtr, ytr, timed):
+    """Fixed-round fits at the settings of our speed rows: one line each, no scores."""
+    configs = [("leaves", dict(grow_policy="lossguide", max_leaves=a.leaves, max_depth=0)),
+               ("depth6", dict(max_depth=6))]
+    for name, extra in configs:
+        params = dict(objective="binary:logistic", tree_method="hist", nthread=2, eta=0.1, max_bin=256,
+                      reg_lambda=1.0, max_cat_to_onehot=4, seed=1, **extra)
+        dm, dsecs = timed(lambda: xgb.DMatrix(Xtr, ytr, enable_categorical=True, nthread=2))
+        bst, secs = timed(lambda: xgb.train(params, dm, a.speed))
+        leaves = sum(t.count("leaf=") for t in bst.get_dump())
+        print(json.dumps(dict(model="speed-xgb-" + name, fit_seconds=secs, dmatrix_seconds=dsecs, leaves=leaves,
+                              rounds=a.speed, omp_wait_policy=os.environ.get("OMP_WAIT_POLICY", "default"))), flush=True)
+
+
+def tuned(name, grid, fit, yva, yte):
+    """Fit every grid point, keep the best validation AUC and score it on test.
+
+    fit(setting) returns (valid probabilities, test probabilities, seconds,
+    extra fields). The test rows never influence the choice."""
+    best = None
+    for g in grid:
+        pv, pt, secs, extra = fit(g)
+        v = roc_auc_score(yva, pv)
+        if best is None or v > best[0]:
+            best = (v, g, pt, secs, extra)
+    v, g, pt, secs, extra = best
+    desc = ", ".join(f"{k}={x}" for k, x in g.items())
+    score(f"{name}, tuned: best valid AUC ({v:.4f}) of {len(grid)} settings: {desc}", yte, pt, secs,
+          valid_auc=v, tuned=True, **extra)
 
 
 if __name__ == "__main__":

@@ -129,7 +129,8 @@ func run(nEvents int, cache, out string, skipDuck bool, only string, repeat int)
 		return err
 	}
 	st, _ := os.Stat(x)
-	rows = append(rows, result{"features build (priors pass + read-out + write X.parquet)", full, sum.Events, cpu})
+	rows = append(rows, result{"features build (priors pass + read-out + write X.parquet)", full, sum.Events, cpu, load1()})
+	buildRSS := peakRSS()
 	// 2. the same with the priors given: one pass over the events.
 	o1 := features.DefaultOptions()
 	o1.Priors = sum.Priors
@@ -140,7 +141,7 @@ func run(nEvents int, cache, out string, skipDuck bool, only string, repeat int)
 	if err != nil {
 		return err
 	}
-	rows = append(rows, result{"features build with saved priors (one pass + write)", d, sum.Events, cpu})
+	rows = append(rows, result{"features build with saved priors (one pass + write)", d, sum.Events, cpu, load1()})
 	// 3. the point-in-time replay without writing (decode + state + read-out).
 	d, cpu, err = best(repeat, func() error {
 		_, err := features.Scan(ctx, in, sum.Priors)
@@ -149,7 +150,7 @@ func run(nEvents int, cache, out string, skipDuck bool, only string, repeat int)
 	if err != nil {
 		return err
 	}
-	rows = append(rows, result{"replay without output (decode + state + read-out, one pass)", d, sum.Events, cpu})
+	rows = append(rows, result{"replay without output (decode + state + read-out, one pass)", d, sum.Events, cpu, load1()})
 	// 4. the DuckDB aggregation, in Go over our columnar source.
 	var groups int64
 	ours, cpu, err := best(repeat, func() (err error) {
@@ -159,7 +160,7 @@ func run(nEvents int, cache, out string, skipDuck bool, only string, repeat int)
 	if err != nil {
 		return err
 	}
-	rows = append(rows, result{"per-account x channel counts and amount sums (Go, our columnar reader)", ours, sum.Events, cpu})
+	rows = append(rows, result{"per-account x channel counts and amount sums (Go, our columnar reader)", ours, sum.Events, cpu, load1()})
 
 	var duck, duckCPU time.Duration
 	var duckGroups int64
@@ -168,7 +169,7 @@ func run(nEvents int, cache, out string, skipDuck bool, only string, repeat int)
 		if err != nil {
 			return err
 		}
-		rows = append(rows, result{"same aggregation in DuckDB " + duckdbVersion + " (SQL, node, 2 threads)", duck, sum.Events, duckCPU})
+		rows = append(rows, result{"same aggregation in DuckDB " + duckdbVersion + " (SQL, node, 2 threads)", duck, sum.Events, duckCPU, load1()})
 	}
 
 	var b strings.Builder
@@ -177,10 +178,14 @@ func run(nEvents int, cache, out string, skipDuck bool, only string, repeat int)
 		sum.Accounts, sum.Events, sum.Decisions, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 	fmt.Fprintf(&b, "X.parquet: %d rows x %d columns = %.0f M values, %.1f MB.\n\n", sum.Decisions, len(features.Columns()),
 		float64(sum.Decisions)*float64(len(features.Columns()))/1e6, float64(st.Size())/1e6)
-	fmt.Fprintf(&b, "| run | wall | events/s (wall) | CPU (user+sys) |\n|---|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| run | wall | events/s (wall) | CPU (user+sys) | CPU per event | load average (1 min) |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %.2f s | %.2f M | %.2f s |\n", r.name, r.d.Seconds(), float64(r.events)/r.d.Seconds()/1e6, r.cpu.Seconds())
+		fmt.Fprintf(&b, "| %s | %.2f s | %.2f M | %.2f s | %.0f ns | %s |\n", r.name, r.d.Seconds(), float64(r.events)/r.d.Seconds()/1e6,
+			r.cpu.Seconds(), float64(r.cpu.Nanoseconds())/float64(r.events), r.load)
 	}
+	fmt.Fprintf(&b, "\nPeak RSS of the benchmark process after the full builds: %.0f MB.\n", float64(buildRSS)/1e6)
+	fmt.Fprintf(&b, "CPU per event is the less contention-sensitive figure: on 2 idle cores the full build's wall time is "+
+		"at best its CPU time / 2 (%.2f s here, %.2f M events/s).\n", rows[0].cpu.Seconds()/2, float64(rows[0].events)/(rows[0].cpu.Seconds()/2)/1e6)
 	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
 		fmt.Fprintf(&b, "\nLoad average at the end (other work on the machine inflates wall times): %s", la)
 	}
@@ -190,9 +195,11 @@ func run(nEvents int, cache, out string, skipDuck bool, only string, repeat int)
 			ours.Seconds()/duck.Seconds(), full.Seconds()/duck.Seconds(), rows[2].d.Seconds()/duck.Seconds())
 	}
 	fmt.Fprintf(&b, "\nThe difference between a build with saved priors and the replay without output is filling and encoding "+
-		"X.parquet (datasets.LoggedWriter: pages encoded by the writer itself, column-parallel on every core, "+
-		"dictionary + RLE/bit-packed indices while a chunk's dictionary is small, else PLAIN; snappy) "+
-		"and the fsync of the file. The build runs the replay twice (priors pass, then read-out) and "+
+		"X.parquet (datasets.LoggedWriter.WriteRowMajor: the features stay row by row as the read-out gives them and the "+
+		"writer's column workers gather them 8 columns at a time; pages encoded by the writer itself, column-parallel on every core, "+
+		"dictionary + RLE/bit-packed indices while a chunk's dictionary is small, else PLAIN; snappy; writeback started "+
+		"per row group so the final fsync has little left). The full build also folds the events once for the priors, "+
+		"two halves of the file at once, and loads the accounts on two goroutines. It "+
 		"overlaps writing with the read-out on both cores, so its wall time can be well under its CPU time; "+
 		"when other work shares the 2 cores, wall time follows the share of them the build gets.\n")
 	if repeat > 1 {
@@ -234,6 +241,28 @@ type result struct {
 	d      time.Duration
 	events int64
 	cpu    time.Duration // user+system CPU of the run
+	load   string        // 1-minute load average right after the runs
+}
+
+// load1 is the 1-minute load average, "?" where /proc is missing.
+func load1() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
+}
+
+// peakRSS is the process's peak resident set size in bytes.
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Maxrss << 10 // kilobytes on Linux
 }
 
 // cpuTime is the process's user+system CPU time so far.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/engagehq/engage/progress"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
@@ -178,12 +179,5 @@ func reportErr(w io.Writer, err error) error {
 
 // newBar draws progress on stderr in bytes, with rate and ETA.
 func newBar(size int64, desc string) *progressbar.ProgressBar {
-	return progressbar.NewOptions64(size,
-		progressbar.OptionSetWriter(os.Stderr),
-		progressbar.OptionSetDescription(desc),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-	)
+	return progress.NewBytes(os.Stderr, size, desc)
 }

@@ -5,7 +5,7 @@ import (
 	"time"
 	_ "time/tzdata" // zones load on a bare machine
 
-	"github.com/schollz/progressbar/v3"
+	"github.com/engagehq/engage/progress"
 	"github.com/spf13/cobra"
 
 	"github.com/engagehq/engage/datasets/synth"
@@ -36,16 +36,7 @@ business-as-usual policy with logged propensities, and the hidden preferences
 			if err != nil {
 				return err
 			}
-			bar := progressbar.NewOptions(o.Accounts,
-				progressbar.OptionSetWriter(cmd.ErrOrStderr()),
-				progressbar.OptionSetDescription("synth"),
-				progressbar.OptionShowCount(),
-				progressbar.OptionShowIts(),
-				progressbar.OptionSetItsString("accounts"),
-				progressbar.OptionSetPredictTime(true),
-				progressbar.OptionThrottle(200*time.Millisecond),
-				progressbar.OptionClearOnFinish(),
-			)
+			bar := progress.New(cmd.ErrOrStderr(), int64(o.Accounts), "synth", "accounts")
 			st, err := w.WriteDirStats(cmd.Context(), out, func(done, _ int) { _ = bar.Set(done) })
 			_ = bar.Finish()
 			if err != nil {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
+	"github.com/engagehq/engage/progress"
 	"github.com/spf13/cobra"
 
 	"github.com/engagehq/engage/models/action"
@@ -46,6 +46,9 @@ and its effective sample size is at least --min-ess.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if data == "" || reg == "" || cand == "" || rewardCol == "" {
 				return errors.New("--data, --registry, --candidate and --reward are required")
+			}
+			if err := evaluateFlags(cmd, rule, eps, clip, minESS, bootstrap, rows); err != nil {
+				return err
 			}
 			began := time.Now()
 			log, err := ope.ReadLog(data, ope.LogOptions{Reward: rewardCol, SkipInvalid: skipInvalid})
@@ -110,10 +113,7 @@ and its effective sample size is at least --min-ess.`,
 			o := ope.CompareOptions{Epsilon: eps, Scorer: ope.DefaultScorerOptions()}
 			o.Estimate = ope.DefaultOptions()
 			o.Estimate.Clip, o.Estimate.Bootstrap, o.Estimate.Seed, o.Estimate.Workers = clip, bootstrap, seed, workers
-			bar := progressbar.NewOptions(len(log.Rows),
-				progressbar.OptionSetWriter(cmd.ErrOrStderr()), progressbar.OptionSetDescription("evaluate"),
-				progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("rows"),
-				progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
+			bar := progress.New(cmd.ErrOrStderr(), int64(len(log.Rows)), "evaluate", "rows")
 			o.Progress = func(n int) { _ = bar.Add(n) }
 			res, err := ope.CompareModels(cmd.Context(), log, cs, bs, rs, o)
 			_ = bar.Finish()
@@ -171,4 +171,33 @@ and its effective sample size is at least --min-ess.`,
 	f.Float64Var(&minESS, "min-ess", ope.DefaultGateOptions().MinESS, "gate: minimum effective sample size of the candidate")
 	f.BoolVar(&skipInvalid, "skip-invalid", false, "drop rows with a missing or invalid propensity or action instead of failing")
 	root.AddCommand(cmd)
+}
+
+// evaluateFlags refuses values the estimators or the gate cannot use, before
+// the log is read (a bad --gate-rule would otherwise surface only after the
+// whole evaluation, as a refusal).
+func evaluateFlags(cmd *cobra.Command, rule string, eps, clip, minESS float64, bootstrap, rows int) error {
+	f := cmd.Flags()
+	gate, _ := f.GetBool("gate")
+	switch {
+	case !(eps >= 0 && eps <= 1):
+		return fmt.Errorf("--epsilon %v: must be in [0, 1]", eps)
+	case !(clip >= 0):
+		return fmt.Errorf("--clip %v: must be 0 (off) or positive", clip)
+	case bootstrap < 0:
+		return fmt.Errorf("--bootstrap %d: must not be negative", bootstrap)
+	case rows < 0:
+		return fmt.Errorf("--rows %d: must not be negative", rows)
+	case !(minESS >= 0):
+		return fmt.Errorf("--min-ess %v: must not be negative", minESS)
+	}
+	switch ope.GateRule(rule) {
+	case ope.GatePoint, ope.GateUpper, ope.GatePaired:
+	default:
+		return fmt.Errorf("--gate-rule %q: want point, upper or paired", rule)
+	}
+	if !gate && (f.Changed("gate-rule") || f.Changed("min-ess")) {
+		return errors.New("--gate-rule and --min-ess only apply with --gate")
+	}
+	return nil
 }

@@ -5,7 +5,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
+	"github.com/engagehq/engage/progress"
 	"github.com/spf13/cobra"
 
 	"github.com/engagehq/engage/features"
@@ -58,16 +58,7 @@ are stored in X.parquet's metadata under engage.priors.`,
 				}
 				o.End = t.UnixMicro()
 			}
-			bar := progressbar.NewOptions64(-1,
-				progressbar.OptionSetWriter(cmd.ErrOrStderr()),
-				progressbar.OptionSetDescription("features"),
-				progressbar.OptionShowCount(),
-				progressbar.OptionShowIts(),
-				progressbar.OptionSetItsString("events"),
-				progressbar.OptionSetPredictTime(true),
-				progressbar.OptionThrottle(200*time.Millisecond),
-				progressbar.OptionClearOnFinish(),
-			)
+			bar := progress.New(cmd.ErrOrStderr(), -1, "features", "events")
 			o.Progress = func(done, total int64) {
 				if bar.GetMax64() != total {
 					bar.ChangeMax64(total)

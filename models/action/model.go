@@ -38,6 +38,9 @@ type envelope struct {
 // margin is what every classifier family gives: the raw log-odds of one row.
 type margin func(row []float64) (float64, error)
 
+// margins is a family's batch form of margin: len(out) rows back to back.
+type margins func(rows, out []float64) error
+
 // Model is a loaded, calibrated model of one target. It is read-only and safe
 // for concurrent use.
 type Model struct {
@@ -56,9 +59,10 @@ type Model struct {
 	// built with; serving reads features out with the same priors.
 	Priors json.RawMessage
 
-	margin margin
-	cal    calibrate.Calibrator
-	up     *uplift.Model
+	margin  margin
+	margins margins // nil: margin row by row
+	cal     calibrate.Calibrator
+	up      *uplift.Model
 }
 
 // Calibrator returns the calibrator (nil for an uncalibrated or uplift model).
@@ -86,6 +90,37 @@ func (m *Model) Predict(row []float64) (float64, error) {
 		return math.NaN(), err
 	}
 	return m.calibrated(z), nil
+}
+
+// PredictRows scores len(out) rows held back to back in rows (Features
+// order each), exactly as Predict would one by one, in one call: a gbdt model
+// walks its compact batch layout (gbdt.Evaluator), which is how serving
+// scores the candidate actions of an account. Uplift models are refused.
+func (m *Model) PredictRows(rows, out []float64) error {
+	nf := len(m.Features)
+	if len(rows) != nf*len(out) {
+		return fmt.Errorf("predict: %d values for %d rows of %d features", len(rows), len(out), nf)
+	}
+	if m.up != nil {
+		return errors.New("predict rows: uplift models score one row at a time (Predict)")
+	}
+	if m.margins != nil {
+		if err := m.margins(rows, out); err != nil {
+			return err
+		}
+	} else {
+		for i := range out {
+			z, err := m.margin(rows[i*nf : (i+1)*nf])
+			if err != nil {
+				return err
+			}
+			out[i] = z
+		}
+	}
+	for i, z := range out {
+		out[i] = m.calibrated(z)
+	}
+	return nil
 }
 
 // predictUnchecked is Predict for the scorer's hot loop: the row length was
@@ -152,11 +187,12 @@ func Logit(p float64) float64 { return math.Log(p / (1 - p)) }
 
 // family is a decoded payload, before it is joined with its artifact.
 type family struct {
-	name   string
-	margin margin
-	cal    calibrate.Calibrator
-	up     *uplift.Model
-	feats  []models.Feature
+	name    string
+	margin  margin
+	margins margins
+	cal     calibrate.Calibrator
+	up      *uplift.Model
+	feats   []models.Feature
 }
 
 // Decoders returns the registry decoders of every family this package serves.
@@ -204,7 +240,7 @@ func decodeClassifier(name string, payload json.RawMessage) (any, error) {
 		if err := json.Unmarshal(body, gm); err != nil {
 			return nil, err
 		}
-		f.margin, f.feats = gm.PredictMargin, gm.Features()
+		f.margin, f.margins, f.feats = gm.PredictMargin, gm.Evaluator().Margins, gm.Features()
 	case FamilyLinear:
 		lm, err := linear.Load(body)
 		if err != nil {
@@ -276,7 +312,7 @@ func FromLoaded(l *registry.Loaded) (*Model, error) {
 	m := &Model{
 		Version: l.Version.Name, Hash: l.Version.Hash, Family: l.Artifact.Family, Target: l.Artifact.Target,
 		Features: slices.Clone(l.Artifact.Features), Priors: l.Artifact.Priors,
-		margin: f.margin, cal: f.cal, up: f.up,
+		margin: f.margin, margins: f.margins, cal: f.cal, up: f.up,
 	}
 	return m, nil
 }

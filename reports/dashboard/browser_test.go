@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/engagehq/engage/reports"
 )
 
 // webdriver is a minimal W3C WebDriver client over chromedriver's HTTP API.
@@ -80,7 +82,12 @@ func TestBrowser(t *testing.T) {
 	if _, serr := os.Stat(chromium); serr != nil || err != nil {
 		t.Skipf("headless browser test skipped: needs %s and chromedriver (apt-get install -y chromium chromium-driver)", chromium)
 	}
-	s := server(t, world(t))
+	books := world(t)
+	s := server(t, books)
+	// The same data with a registry that holds no uplift model.
+	none := &reports.Books{Source: books.Source, Options: books.Options}
+	none.Options.Uplift = func() (reports.UpliftScorer, error) { return nil, nil }
+	bare := server(t, none)
 	out := artefacts(t)
 
 	port := freePort(t)
@@ -124,13 +131,16 @@ func TestBrowser(t *testing.T) {
 	wd.session = sess.SessionID
 	t.Cleanup(func() { _, _ = wd.call("DELETE", "", nil) })
 
-	visit := []struct{ file, path string }{{"index", "/dashboard"}}
+	type page struct{ file, path, base string }
+	visit := []page{{"index", "/dashboard", s.URL}}
 	for _, p := range pages {
-		visit = append(visit, struct{ file, path string }{p.name, "/dashboard/" + p.name})
+		visit = append(visit, page{p.name, "/dashboard/" + p.name, s.URL})
 	}
-	visit = append(visit, struct{ file, path string }{"uplift-not-enough-data", "/dashboard/uplift?jurisdiction=NZ&product=utility&from=2026-01-12&to=2026-01-19"})
+	visit = append(visit, page{"uplift-not-enough-data", "/dashboard/uplift?jurisdiction=NZ&product=utility&from=2026-01-12&to=2026-01-19", s.URL},
+		page{"model-uplift-in-sample", "/dashboard/model-uplift?to=2026-02-01", s.URL},
+		page{"model-uplift-no-model", "/dashboard/model-uplift", bare.URL})
 	for _, p := range visit {
-		if _, err := wd.call("POST", "/url", map[string]string{"url": s.URL + p.path}); err != nil {
+		if _, err := wd.call("POST", "/url", map[string]string{"url": p.base + p.path}); err != nil {
 			t.Fatalf("%s: %v", p.path, err)
 		}
 		// Console errors (and failed loads, which Chromium logs as SEVERE).
@@ -153,7 +163,8 @@ func TestBrowser(t *testing.T) {
 				Text: e.textContent, Numeric: e.hasAttribute('data-value')})),
 			svgs: document.querySelectorAll('svg').length,
 			height: Math.ceil(document.documentElement.scrollHeight),
-			status: (document.getElementById('status') || {}).textContent || ''}`})
+			status: (document.getElementById('status') || {}).textContent || '',
+			notes: Array.from(document.querySelectorAll('p.note')).map(e => e.textContent).join('\n')}`})
 		if err != nil {
 			t.Fatalf("%s: %v", p.path, err)
 		}
@@ -163,13 +174,14 @@ func TestBrowser(t *testing.T) {
 			Svgs   int
 			Height int
 			Status string
+			Notes  string
 		}
 		if err := json.Unmarshal(v, &pg); err != nil {
 			t.Fatalf("%s: %v", p.path, err)
 		}
 		if p.file != "index" {
 			api := strings.Replace(p.path, "/dashboard/", "/v1/reports/", 1)
-			code, js := get(t, s.URL+api)
+			code, js := get(t, p.base+api)
 			if code != http.StatusOK {
 				t.Fatalf("%s: status %d", api, code)
 			}
@@ -185,8 +197,28 @@ func TestBrowser(t *testing.T) {
 			if p.file == "uplift-not-enough-data" && !strings.Contains(pg.Status, "not enough data") {
 				t.Errorf("%s: no 'not enough data' notice (status %q)", p.path, pg.Status)
 			}
-			if p.file != "uplift-not-enough-data" && (len(pg.Cells) == 0 || pg.Svgs == 0) {
-				t.Errorf("%s: %d numbers and %d charts", p.path, len(pg.Cells), pg.Svgs)
+			switch p.file {
+			case "uplift-not-enough-data":
+			case "model-uplift-no-model":
+				if !strings.Contains(pg.Status, "no uplift model") {
+					t.Errorf("%s: no 'no uplift model' notice (status %q)", p.path, pg.Status)
+				}
+			default:
+				if len(pg.Cells) == 0 || pg.Svgs == 0 {
+					t.Errorf("%s: %d numbers and %d charts", p.path, len(pg.Cells), pg.Svgs)
+				}
+			}
+			switch p.file {
+			case "model-uplift":
+				// A real model on the latest data: a Qini coefficient, out of
+				// sample, and no notice.
+				if pg.Status != "" || !strings.Contains(pg.Notes, "Qini coefficient") || !strings.Contains(pg.Notes, "Out of sample") {
+					t.Errorf("%s: status %q, notes %q", p.path, pg.Status, pg.Notes)
+				}
+			case "model-uplift-in-sample":
+				if !strings.Contains(pg.Notes, "In-sample") {
+					t.Errorf("%s: the page does not say it is in-sample: %q", p.path, pg.Notes)
+				}
 			}
 		}
 		t.Logf("%s: %q, %d numbers checked, %d charts, %d px", p.path, pg.Title, len(pg.Cells), pg.Svgs, pg.Height)

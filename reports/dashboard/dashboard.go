@@ -31,7 +31,7 @@ type Handler struct {
 // pages lists the report pages in navigation order.
 var pages = []struct{ name, title, about string }{
 	{"uplift", "Uplift", "Model policy (treatment) against business as usual (holdout): liquidation, payment rate, amount per account, contacts per payment, complaints and opt-outs, with 95% intervals, in total and by week."},
-	{"model-uplift", "Model uplift", "Qini curve and coefficient of the uplift model's scores."},
+	{"model-uplift", "Model uplift", "Qini curve and coefficient of the uplift model on the latest logged decisions, after its training cut-off."},
 	{"liquidation", "Liquidation", "Money collected over money referred, by age band, region and both, with the counts behind each cell."},
 	{"seasonality", "Seasonality", "Contacts, engagement and payments by the debtor's local month, weekday, hour and day of month."},
 	{"channels", "Channels", "The funnel sent → delivered → opened/answered → replied → promised → paid, by channel and jurisdiction."},
@@ -155,20 +155,7 @@ func build(rep reports.Report) (status, message string, out []section) {
 		out = upliftSections(r, tables)
 	case *reports.ModelUpliftReport:
 		status, message = r.Status, r.Message
-		s := section{Title: "Qini curve", Table: tables["curve"]}
-		if r.Qini != nil {
-			s.Note = fmt.Sprintf("Qini coefficient %s on %d treated and %d holdout accounts (%d unscored); model %s.",
-				strconv.FormatFloat(*r.Qini, 'f', 4, 64), r.Treatment, r.Holdout, r.Unscored, r.Model)
-			var labels []string
-			inc, rnd := series{Name: "model"}, series{Name: "random"}
-			for _, p := range r.Curve {
-				labels = append(labels, fmt.Sprintf("%.0f%%", 100*p.Share))
-				inc.Values, rnd.Values = append(inc.Values, ptrf(p.Incremental)), append(rnd.Values, ptrf(p.Random))
-			}
-			s.Chart = append(s.Chart, template.HTML(lineChart("Qini curve", "share of accounts targeted (best predicted uplift first)",
-				"incremental payers", labels, []series{inc, rnd}, fmtNum)))
-		}
-		out = append(out, s)
+		out = modelUpliftSections(r, tables)
 	case *reports.LiquidationReport:
 		status, message = r.Status, r.Message
 		out = liquidationSections(r, tables)
@@ -188,6 +175,49 @@ func build(rep reports.Report) (status, message string, out []section) {
 }
 
 func ptrf(x float64) *float64 { return &x }
+
+// modelUpliftSections draws the headline arm's Qini curve and every arm's
+// coefficients.
+func modelUpliftSections(r *reports.ModelUpliftReport, tables map[string]*reports.Table) []section {
+	unit := r.Unit + "s"
+	s := section{Title: "Qini curve", Table: tables["curve"], Note: r.Note}
+	if r.Qini != nil {
+		what := fmt.Sprintf("%s = %s against %s = %s", r.Treatment, r.Arm, r.Treatment, r.Control)
+		if r.Unit == "account" {
+			what = "treatment arm against holdout"
+		}
+		s.Note = strings.TrimSpace(fmt.Sprintf("Qini coefficient %s, AUUC %s for %s on %s: %d treated and %d control %s (left out, all arms: %d in training, %d with an open outcome window, %d unscored); model %s. %s",
+			strconv.FormatFloat(*r.Qini, 'f', 4, 64), fmtOpt(r.AUUC), what, r.Outcome, r.Treated, r.Controls, unit,
+			r.InTraining, r.Censored, r.Unscored, cmp.Or(r.Model, "unnamed"), r.Note))
+		var labels []string
+		inc, rnd := series{Name: "model"}, series{Name: "random"}
+		for _, p := range r.Curve {
+			labels = append(labels, fmt.Sprintf("%.0f%%", 100*p.Share))
+			inc.Values, rnd.Values = append(inc.Values, ptrf(p.Incremental)), append(rnd.Values, ptrf(p.Random))
+		}
+		s.Chart = append(s.Chart, template.HTML(lineChart("Qini curve", "share of "+unit+" targeted (best predicted uplift first)",
+			"incremental responders ("+r.Outcome+")", labels, []series{inc, rnd}, fmtNum)))
+	}
+	arms := section{Title: "Qini by treatment arm", Table: tables["arms"],
+		Note: "Each treatment arm against the control, ranked by the model's effect of that arm; an arm with too few treated or control " + unit + " has no figures."}
+	if len(r.Arms) > 1 {
+		var labels []string
+		q, u := series{Name: "Qini coefficient"}, series{Name: "AUUC"}
+		for _, a := range r.Arms {
+			labels = append(labels, a.Arm)
+			q.Values, u.Values = append(q.Values, a.Qini), append(u.Values, a.AUUC)
+		}
+		arms.Chart = append(arms.Chart, template.HTML(barChart("Qini coefficient and AUUC by arm", r.Treatment, "coefficient", labels, []series{q, u}, fmtNum)))
+	}
+	return []section{s, arms}
+}
+
+func fmtOpt(x *float64) string {
+	if x == nil {
+		return "n/a"
+	}
+	return strconv.FormatFloat(*x, 'f', 4, 64)
+}
 
 var metricTitles = map[string]string{
 	reports.MetricLiquidation:     "Liquidation rate",

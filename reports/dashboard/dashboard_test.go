@@ -3,49 +3,102 @@ package dashboard
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
-	"github.com/engagehq/engage/datasets"
 	"github.com/engagehq/engage/datasets/synth"
+	"github.com/engagehq/engage/features"
+	"github.com/engagehq/engage/models/action"
 	"github.com/engagehq/engage/reports"
+	"github.com/engagehq/engage/reports/scoring"
+	"github.com/engagehq/engage/training"
 )
 
-// world writes a small synthetic world (the demo's generator, scaled down)
-// and returns a Books over it. ENGAGE_DASHBOARD_DATA names a folder of
-// Parquet tables to use instead (e.g. the demo world).
+// world writes a small synthetic world (the demo's generator, scaled down),
+// trains the demo's uplift model on it (the channel against email, on
+// paid_7d, with training's time split) and returns a Books over it whose
+// model-uplift report evaluates that model. ENGAGE_DASHBOARD_DATA names a
+// folder of Parquet tables to use instead (e.g. the demo world), and
+// ENGAGE_DASHBOARD_REGISTRY a registry holding its uplift model (else one
+// is trained on it).
 func world(t testing.TB) *reports.Books {
 	t.Helper()
-	dir := os.Getenv("ENGAGE_DASHBOARD_DATA")
-	if dir == "" {
-		dir = t.TempDir()
-		o := synth.DefaultOptions()
-		o.Accounts, o.Days, o.Seed = 3000, 60, 1
-		w, err := synth.New(o)
-		if err != nil {
-			t.Fatalf("synth: %v", err)
-		}
-		if err := w.WriteDir(context.Background(), dir, nil); err != nil {
-			t.Fatalf("synth: %v", err)
-		}
+	shared.once.Do(func() { shared.dir, shared.reg, shared.err = buildWorld() })
+	if shared.err != nil {
+		t.Fatal(shared.err)
 	}
-	src, err := reports.NewDirSource(dir)
+	src, err := reports.NewDirSource(shared.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := action.Open(shared.reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ro := reports.DefaultOptions()
 	ro.Resamples, ro.WeeklyResamples = 500, 200
-	// A stand-in scorer so the model-uplift page has a curve to draw: a
-	// rule (smallest balance first), not a fitted model.
-	ro.Scores = func(a *datasets.Account) (float64, bool) { return -float64(a.Balance), true }
-	ro.ModelName = "rule: smallest balance first"
+	ro.Uplift = (&scoring.Registry{Reg: reg}).Scorer
 	return &reports.Books{Source: func(*http.Request) (reports.Source, error) { return src, nil }, Options: ro}
 }
+
+// shared is the world every test of the package reads, built once.
+var shared struct {
+	once     sync.Once
+	dir, reg string
+	err      error
+}
+
+func buildWorld() (dir, reg string, err error) {
+	ctx := context.Background()
+	tmp, err := os.MkdirTemp("", "engage-dashboard-")
+	if err != nil {
+		return "", "", err
+	}
+	cleanup = append(cleanup, tmp)
+	dir, reg = os.Getenv("ENGAGE_DASHBOARD_DATA"), os.Getenv("ENGAGE_DASHBOARD_REGISTRY")
+	if dir == "" {
+		dir = filepath.Join(tmp, "world")
+		o := synth.DefaultOptions()
+		o.Accounts, o.Days, o.Seed = 3000, 60, 1
+		w, err := synth.New(o)
+		if err != nil {
+			return "", "", fmt.Errorf("synth: %w", err)
+		}
+		if err := w.WriteDir(ctx, dir, nil); err != nil {
+			return "", "", fmt.Errorf("synth: %w", err)
+		}
+	}
+	if reg != "" {
+		return dir, reg, nil
+	}
+	reg, table := filepath.Join(tmp, "models"), filepath.Join(tmp, "X.parquet")
+	in := features.Inputs{Accounts: filepath.Join(dir, "accounts.parquet"), Events: filepath.Join(dir, "events.parquet"),
+		Decisions: filepath.Join(dir, "decisions.parquet")}
+	if _, err := features.Build(ctx, in, table, features.DefaultOptions()); err != nil {
+		return "", "", err
+	}
+	r, err := action.Open(reg)
+	if err != nil {
+		return "", "", err
+	}
+	to := training.DefaultOptions()
+	to.Target, to.Family, to.Treatment, to.Control = "paid_7d", "logistic", "channel", "email"
+	to.Exclude = append([]string{"message", "local_hour"}, features.ActionNames()...)
+	if _, err := training.Run(ctx, table, r, to); err != nil {
+		return "", "", err
+	}
+	return dir, reg, nil
+}
+
+// cleanup lists the temporary folders TestMain removes.
+var cleanup []string
 
 // server mounts the dashboard and the JSON API as serving will (without
 // auth).
@@ -131,6 +184,9 @@ func TestCellsMatchJSON(t *testing.T) {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	for _, d := range cleanup {
+		os.RemoveAll(d)
+	}
 	os.Exit(code)
 }
 

@@ -73,7 +73,28 @@
 // once (gbdt partial evaluation, UseBound) and then walk only the trees that
 // split on action columns per candidate. UseBound verifies that it returns
 // exactly the plain prediction, so the ranking above does not change; it is
-// used only when it measures faster for the model. The action-dependent
-// features (features.ActionNames) are filled per candidate by the features
-// package's Candidates read-out, as in training.
+// used only when it measures faster for the model. Otherwise every
+// candidate's row goes to the model in one batch (action.Model.PredictRows,
+// gbdt.Evaluator), which walks each tree once per send slot for all its
+// messages. The action-dependent features (features.ActionNames) are filled
+// per candidate by the features package's Candidates read-out, as in
+// training.
+//
+// # Cost
+//
+// A decision's work is mostly firewall questions and tree walks, so the
+// engine asks each question once: a channel allowed now needs one firewall
+// evaluation, a denied one the full check its reasons need (whose search
+// also gives its earliest permitted instant); a slot is placed with one
+// search (the first permitted instant at or after it is the slot itself
+// exactly when the slot is permitted), and a slot inside a stretch an
+// earlier search went through takes that search's answer (every instant
+// between a search's start and its answer is denied). The hour-of-week
+// profile is computed once for the feature vector, the slot affinities and
+// the model's action features; the decision's working memory is pooled, so a
+// decision allocates what its answer keeps. Every shortcut gives exactly the
+// answer of asking again: TestCandidatesMatchReference compares the
+// candidates with a generator that asks the firewall about every slot.
+// BenchmarkDecideWorld measures Decide alone on the world of serving's
+// benchmarks.
 package engine

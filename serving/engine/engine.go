@@ -2,13 +2,13 @@ package engine
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -135,6 +135,26 @@ type Context struct {
 	State   *features.State
 	At      int64     // decision instant, UTC micros
 	Numeric []float64 // State.Read(At, Account, Scorer.Priors()), NumericNames order
+
+	// acts is the action-dependent read-out (the hour-of-week profile
+	// computed once) shared by the engine's slot affinities and the
+	// scorers of one decision; nil until first asked for.
+	acts *features.Candidates
+}
+
+// Actions returns the action-dependent read-out of the account
+// (features.Candidates) with priors p, computed once per decision and
+// shared by the scorers that read with the same priors. Like the Context, it
+// is for one goroutine.
+func (x *Context) Actions(p *features.Priors) *features.Candidates {
+	if x.acts != nil && x.acts.Priors() == p {
+		return x.acts
+	}
+	c := x.State.Candidates(x.Account, p)
+	if x.acts == nil {
+		x.acts = c
+	}
+	return c
 }
 
 // Scorer estimates, for each candidate action, the probability of its Target
@@ -148,7 +168,8 @@ type Scorer interface {
 	Target() string
 	// Priors are the population priors the features are read with.
 	Priors() *features.Priors
-	// Score writes P(Target | x, cands[i]) into p[i].
+	// Score writes P(Target | x, cands[i]) into p[i]. x and cands are the
+	// engine's working memory: valid during the call only.
 	Score(x *Context, cands []Candidate, p []float64) error
 }
 
@@ -183,6 +204,12 @@ type Input struct {
 	// decisions until the account's next event); Compliance and Ledger are
 	// then ignored.
 	Subject *compliance.Subject
+	// NoRules, when not empty, says why the firewall has no rule pack for the
+	// account's jurisdiction (an unverified or unknown one): the decision
+	// then fails closed, no contact, with that reason. A caller that compiles
+	// Subjects itself sets it instead of Subject; Decide finds it on its own
+	// when it compiles one.
+	NoRules string
 }
 
 // Action is a scored, allowed action as answered.
@@ -374,11 +401,10 @@ func InHoldout(tenant, account string, share float64) bool {
 	if share <= 0 {
 		return false
 	}
-	h := fnv.New64a()
-	h.Write([]byte(tenant))
-	h.Write([]byte{0})
-	h.Write([]byte(account))
-	return float64(h.Sum64()%1_000_000) < share*1_000_000
+	h := fnvString(fnvOffset, tenant)
+	h = (h ^ 0) * fnvPrime
+	h = fnvString(h, account)
+	return float64(h%1_000_000) < share*1_000_000
 }
 
 // channelPlan is one channel's firewall verdict and candidate slots.
@@ -391,17 +417,28 @@ type channelPlan struct {
 
 // Decide answers one account. scorer may be nil (no model): the answer is then
 // the BAU action marked as a fallback with noModel as the reason. The context's
-// deadline is the scoring budget. Errors are bugs or bad stored data (an
-// unknown jurisdiction, say), never a denied contact.
+// deadline is the scoring budget. An account in a jurisdiction without a rule
+// pack fails closed (no contact, with the reason; see NoRules). Errors are
+// bugs or bad stored data (an unknown time zone, say), never a denied contact.
 func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel string) (*Decision, error) {
 	acct := in.Account
 	now := in.Now.UTC()
 	d := &Decision{
 		DecisionID: in.DecisionID, AccountID: acct.Row.ID, DecidedAt: now,
-		TimeZone: acct.Row.TimeZone, RunnersUp: []Action{}, Reasons: []string{},
+		TimeZone: acct.Row.TimeZone, RunnersUp: []Action{}, Reasons: make([]string, 0, 4),
 		Holdout: InHoldout(in.Tenant, acct.Row.ID, e.o.HoldoutShare),
 	}
+	buf := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(buf)
 	sub := in.Subject
+	noRules := in.NoRules
+	if noRules == "" && sub == nil {
+		noRules = e.NoRules(in.Compliance.Jurisdiction)
+	}
+	if noRules != "" {
+		e.failClosed(d, noRules)
+		return d, nil
+	}
 	if sub == nil {
 		var err error
 		if sub, err = e.fw.Subject(in.Compliance, in.Ledger); err != nil {
@@ -418,29 +455,32 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 		state = features.NewState()
 	}
 	at := now.UnixMicro()
-	x := &Context{Account: acct, State: state, At: at}
-	x.Numeric = state.Read(at, acct, priors, make([]float64, 0, len(features.NumericNames())))
+	x := &buf.ctx
+	*x = Context{Account: acct, State: state, At: at}
+	x.Numeric = state.ReadCandidates(at, acct, priors, buf.num[:0], &buf.acts)
+	buf.num, x.acts = x.Numeric, &buf.acts
 	d.Features = featureInfo(state, now, x.Numeric, e.o.StaleAfter)
 	if d.Features.Stale {
-		d.Reasons = append(d.Reasons, fmt.Sprintf("features are stale: the latest event is %s old", fmtAge(d.Features.AgeSeconds)))
+		d.Reasons = append(d.Reasons, "features are stale: the latest event is "+fmtAge(d.Features.AgeSeconds)+" old")
 	}
 
 	// Firewall first: every channel's earliest permitted instant.
-	plans := make([]channelPlan, len(e.chans))
+	// A channel allowed now opens now; a denied one is checked in full for
+	// its reasons, whose search gives its earliest permitted instant too
+	// when the firewall searches as far as the engine.
+	plans := buf.plans(len(e.chans))
+	d.Compliance.Channels = make([]ChannelVerdict, 0, len(e.chans))
 	var firstCheck *compliance.Decision
 	for i, ch := range e.chans {
 		p := channelPlan{name: e.o.Channels[i], ch: ch}
-		p.earliest, p.ok, err = sub.Earliest(ch, now, compliance.Personal, e.o.Horizon)
+		now1, err := sub.Allowed(ch, now, compliance.Personal)
 		if err != nil {
 			return nil, fmt.Errorf("decide %s: firewall %s: %w", acct.Row.ID, p.name, err)
 		}
-		plans[i] = p
-		v := ChannelVerdict{Channel: p.name, AllowedNow: p.ok && !p.earliest.After(now)}
-		if p.ok {
-			t := p.earliest
-			v.EarliestAllowed = &t
-		}
-		if !v.AllowedNow {
+		v := ChannelVerdict{Channel: p.name, AllowedNow: now1}
+		if now1 {
+			p.earliest, p.ok = now, true
+		} else {
 			c, err := sub.Check(compliance.Contact{Channel: ch, At: now})
 			if err != nil {
 				return nil, fmt.Errorf("decide %s: firewall %s: %w", acct.Row.ID, p.name, err)
@@ -449,6 +489,19 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 			if firstCheck == nil {
 				firstCheck = &c
 			}
+			switch {
+			case e.fw.Horizon() != e.o.Horizon:
+				if p.earliest, p.ok, err = sub.Earliest(ch, now, compliance.Personal, e.o.Horizon); err != nil {
+					return nil, fmt.Errorf("decide %s: firewall %s: %w", acct.Row.ID, p.name, err)
+				}
+			case c.EarliestAllowed != nil:
+				p.earliest, p.ok = *c.EarliestAllowed, true
+			}
+		}
+		plans[i] = p
+		if p.ok {
+			t := p.earliest
+			v.EarliestAllowed = &t
 		}
 		d.Compliance.Channels = append(d.Compliance.Channels, v)
 	}
@@ -504,7 +557,8 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 	}
 	d.ModelVersion, d.Target = scorer.Version(), scorer.Target()
 
-	cands, err := e.candidates(plans, sub, x, priors, now)
+	cands, err := e.candidates(buf.cands[:0], plans, sub, x, priors, now)
+	buf.cands = cands
 	if err != nil {
 		return nil, fmt.Errorf("decide %s: %w", acct.Row.ID, err)
 	}
@@ -522,7 +576,7 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 	if t := scorer.Target(); t == "paid_7d" || t == "paid_30d" {
 		value = 1
 	}
-	probs := make([]float64, len(cands))
+	probs, evs := buf.floats(len(cands))
 	if err := e.score(scorer, x, cands, probs, left*value); err != nil {
 		d.Policy, d.Fallback = PolicyBAU, fmt.Sprintf("model %s failed to score: %v", scorer.Version(), err)
 		d.Reasons = append(d.Reasons, "fallback to business as usual: "+d.Fallback)
@@ -533,29 +587,23 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 	if err := ctx.Err(); err != nil {
 		return e.late(d, plans, acct, sub, now, err), nil
 	}
-	evs := make([]float64, len(cands))
+	var lastCh string
+	var cost, complaint float64 // of lastCh: candidates come grouped by channel
 	for i := range cands {
 		p := probs[i]
 		if math.IsNaN(p) {
 			evs[i] = math.Inf(-1)
 			continue
 		}
-		c := cands[i].Channel
-		evs[i] = p*left*value - e.o.Cost[c] - e.o.ComplaintRate[c]*e.o.ComplaintCost
-	}
-	order := make([]int, len(cands))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int {
-		switch {
-		case evs[a] > evs[b]:
-			return -1
-		case evs[a] < evs[b]:
-			return 1
+		if c := cands[i].Channel; i == 0 || c != lastCh {
+			lastCh, cost, complaint = c, e.o.Cost[c], e.o.ComplaintRate[c]
 		}
-		return 0
-	})
+		evs[i] = p*left*value - cost - complaint*e.o.ComplaintCost
+	}
+	// The best Top+1 candidates by expected value, ties in candidate order
+	// (what a stable sort would put first): the best, and the runners-up
+	// whichever of them is chosen.
+	order := topByValue(evs, e.o.Top+1, buf.ints(e.o.Top+1))
 	best := order[0]
 	chosen := best
 	if (e.o.MinP > 0 && !(probs[best] >= e.o.MinP)) || (e.o.MinEV != 0 && !(evs[best] >= e.o.MinEV)) {
@@ -586,8 +634,11 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 	if chosen == best {
 		d.Propensity += 1 - e.o.Epsilon
 	}
-	a := e.action(&cands[chosen], acct, probs[chosen], evs[chosen])
+	// The answer's numbers, in one allocation: chosen, then runners-up.
+	vals := make([]float64, 2*(1+e.o.Top))
+	a := e.action(&cands[chosen], acct, probs[chosen], evs[chosen], vals[0:2])
 	d.Action = &a
+	d.RunnersUp = make([]Action, 0, e.o.Top)
 	for _, k := range order {
 		if k == chosen || math.IsInf(evs[k], -1) {
 			continue
@@ -595,17 +646,38 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 		if len(d.RunnersUp) == e.o.Top {
 			break
 		}
-		d.RunnersUp = append(d.RunnersUp, e.action(&cands[k], acct, probs[k], evs[k]))
+		j := 2 * (1 + len(d.RunnersUp))
+		d.RunnersUp = append(d.RunnersUp, e.action(&cands[k], acct, probs[k], evs[k], vals[j:j+2]))
 	}
 	if d.Explored {
 		d.Reasons = append(d.Reasons, fmt.Sprintf("exploration (%.0f%% of decisions): a uniformly drawn permitted action instead of the best one, logged with its exact propensity", e.o.Epsilon*100))
 	} else {
-		d.Reasons = append(d.Reasons, fmt.Sprintf("%s at %02d:00 local with %q has the highest expected value among %d permitted actions (P(%s)=%.3f)",
-			a.Channel, a.LocalHour, a.Message, len(cands), d.Target, probs[chosen]))
+		// fmt's "%s at %02d:00 local with %q has the highest expected value
+		// among %d permitted actions (P(%s)=%.3f)", built without fmt.
+		b := make([]byte, 0, 160)
+		b = appendSlot(b, a.Channel, a.LocalHour, a.Message)
+		b = append(b, " has the highest expected value among "...)
+		b = strconv.AppendInt(b, int64(len(cands)), 10)
+		b = append(b, " permitted actions (P("...)
+		b = append(b, d.Target...)
+		b = append(b, ")="...)
+		b = strconv.AppendFloat(b, probs[chosen], 'f', 3, 64)
+		b = append(b, ')')
+		d.Reasons = append(d.Reasons, string(b))
 	}
 	if len(d.RunnersUp) > 0 {
 		r := d.RunnersUp[0]
-		d.Reasons = append(d.Reasons, fmt.Sprintf("runner-up: %s at %02d:00 local with %q (expected value %.0f vs %.0f)", r.Channel, r.LocalHour, r.Message, *r.ExpectedValue, *a.ExpectedValue))
+		// fmt's "runner-up: %s at %02d:00 local with %q (expected value
+		// %.0f vs %.0f)", built without fmt.
+		b := make([]byte, 0, 120)
+		b = append(b, "runner-up: "...)
+		b = appendSlot(b, r.Channel, r.LocalHour, r.Message)
+		b = append(b, " (expected value "...)
+		b = strconv.AppendFloat(b, *r.ExpectedValue, 'f', 0, 64)
+		b = append(b, " vs "...)
+		b = strconv.AppendFloat(b, *a.ExpectedValue, 'f', 0, 64)
+		b = append(b, ')')
+		d.Reasons = append(d.Reasons, string(b))
 	}
 	if a.MovedByFirewall {
 		d.Reasons = append(d.Reasons, "the firewall moved the preferred send slot to the next permitted local hour")
@@ -699,9 +771,34 @@ func (e *Engine) bau(d *Decision, plans []channelPlan, acct *features.Account) {
 			continue
 		}
 		c := Candidate{Channel: p.name, Message: e.o.BAUMessage, SendAt: p.earliest, LocalHour: acct.HourOfWeek(p.earliest.UnixMicro()) % 24}
-		a := e.action(&c, acct, math.NaN(), math.NaN())
+		a := e.action(&c, acct, math.NaN(), math.NaN(), nil)
 		d.Action = &a
 		return
+	}
+}
+
+// NoRules returns why the firewall cannot judge contacts in jurisdiction j
+// (no rule pack for it: unknown, unverified, or not specific enough), or ""
+// when it can.
+func (e *Engine) NoRules(j string) string {
+	if _, err := e.fw.Chain(j); err != nil {
+		if j == "" {
+			return "the account has no jurisdiction, so no rule pack applies"
+		}
+		return fmt.Sprintf("there is no rule pack for the jurisdiction %s (its rules are not verified or it is unknown), so no contact is allowed", j)
+	}
+	return ""
+}
+
+// failClosed answers "no contact" for an account the firewall cannot judge:
+// every channel denied, with why in plain words.
+func (e *Engine) failClosed(d *Decision, why string) {
+	d.Outcome, d.Policy, d.Propensity = OutcomeNoContact, PolicyModel, 1
+	d.Reasons = append(d.Reasons, why)
+	r := []compliance.Reason{{Rule: "no-rule-pack", Text: why, Status: "policy"}}
+	d.Compliance = Compliance{Jurisdictions: []string{}, Zones: []string{}, Channels: make([]ChannelVerdict, len(e.o.Channels)), Notices: []compliance.Notice{}}
+	for i, name := range e.o.Channels {
+		d.Compliance.Channels[i] = ChannelVerdict{Channel: name, Reasons: r}
 	}
 }
 
@@ -719,7 +816,7 @@ func (e *Engine) finishCompliance(d *Decision, sub *compliance.Subject, c *compl
 				for i, n := range full.Notices {
 					ids[i] = n.ID
 				}
-				d.Reasons = append(d.Reasons, fmt.Sprintf("the message must carry: %v", ids))
+				d.Reasons = append(d.Reasons, "the message must carry: ["+strings.Join(ids, " ")+"]")
 			}
 		}
 	}
@@ -737,39 +834,38 @@ func (e *Engine) finishCompliance(d *Decision, sub *compliance.Subject, c *compl
 	}
 }
 
-// candidates builds the allowed actions: per open channel the best slots of the
-// debtor's hour-of-day profile within the slot window, moved by the firewall
-// when denied, each with every message.
-func (e *Engine) candidates(plans []channelPlan, sub *compliance.Subject, x *Context, p *features.Priors, now time.Time) ([]Candidate, error) {
+// candidates appends to out the allowed actions: per open channel the best
+// slots of the debtor's hour-of-day profile within the slot window, moved by
+// the firewall when denied, each with every message.
+func (e *Engine) candidates(out []Candidate, plans []channelPlan, sub *compliance.Subject, x *Context, p *features.Priors, now time.Time) ([]Candidate, error) {
 	// Rank local hours by the debtor's hour-of-day profile, best first.
 	hod := x.Numeric[e.idxHour0 : e.idxHour0+24]
+	// (A stable insertion sort: equal shares keep the earlier hour first.)
 	var hours [24]int
 	for h := range hours {
-		hours[h] = h
-	}
-	slices.SortStableFunc(hours[:], func(a, b int) int {
-		switch {
-		case hod[a] > hod[b]:
-			return -1
-		case hod[a] < hod[b]:
-			return 1
+		k := h
+		for k > 0 && hod[hours[k-1]] < hod[h] {
+			hours[k] = hours[k-1]
+			k--
 		}
-		return 0
-	})
+		hours[k] = h
+	}
 	limit := now.Add(e.o.SlotWindow)
-	var out []Candidate
 	type slot struct {
 		t     time.Time
 		moved bool
 	}
+	acts := x.Actions(p)
 	for _, pl := range plans {
 		if !pl.ok || pl.earliest.After(limit) {
 			continue
 		}
 		start := pl.earliest
 		startHour := x.Account.HourOfWeek(start.UnixMicro()) % 24
-		var taken []slot
+		var buf [25]slot // at most one per local hour (and the start)
+		taken := buf[:0]
 		var used [24]bool
+		var gaps deniedSpans
 		if e.o.AllHours {
 			// The first permitted instant, then every whole hour after it
 			// within the window that the firewall allows (one per local hour).
@@ -780,11 +876,14 @@ func (e *Engine) candidates(plans []channelPlan, sub *compliance.Subject, x *Con
 				if used[lh] {
 					continue
 				}
-				ok, err := sub.Allowed(pl.ch, t, compliance.Personal)
+				// The first permitted instant at or after t is t itself
+				// exactly when t is permitted; when it is later, every hour
+				// before it is denied and needs no question of its own.
+				u, ok, err := gaps.earliest(sub, pl.ch, t, e.o.Horizon)
 				if err != nil {
 					return nil, fmt.Errorf("firewall %s: %w", pl.name, err)
 				}
-				if ok {
+				if ok && u.Equal(t) {
 					used[lh] = true
 					taken = append(taken, slot{t: t})
 				}
@@ -812,20 +911,21 @@ func (e *Engine) candidates(plans []channelPlan, sub *compliance.Subject, x *Con
 				continue
 			}
 			tries++
-			ok, err := sub.Allowed(pl.ch, t, compliance.Personal)
-			if err != nil {
-				return nil, fmt.Errorf("firewall %s: %w", pl.name, err)
-			}
+			// The channel's first permitted instant needs no second look:
+			// the firewall's search just allowed it. Any other slot moves to
+			// the first permitted instant at or after it: itself when it is
+			// permitted (one firewall question, as Allowed), else the end of
+			// its denied stretch, remembered for the slots inside it.
 			moved := false
-			if !ok {
-				t2, ok2, err := sub.Earliest(pl.ch, t, compliance.Personal, e.o.Horizon)
+			if !t.Equal(start) {
+				u, ok, err := gaps.earliest(sub, pl.ch, t, e.o.Horizon)
 				if err != nil {
 					return nil, fmt.Errorf("firewall %s: %w", pl.name, err)
 				}
-				if !ok2 {
+				if !ok {
 					continue
 				}
-				t, moved = t2, true
+				t, moved = u, !u.Equal(t)
 			}
 			lh := x.Account.HourOfWeek(t.UnixMicro()) % 24
 			if used[lh] {
@@ -838,8 +938,9 @@ func (e *Engine) candidates(plans []channelPlan, sub *compliance.Subject, x *Con
 			taken = append(taken, slot{t: start})
 		}
 		for _, s := range taken {
-			aff := x.State.SlotAffinity(s.t.UnixMicro(), x.Account, p)
-			lh := x.Account.HourOfWeek(s.t.UnixMicro()) % 24
+			us := s.t.UnixMicro()
+			aff := acts.SlotAffinity(us)
+			lh := x.Account.HourOfWeek(us) % 24
 			for _, m := range e.o.Messages {
 				out = append(out, Candidate{Channel: pl.name, Message: m, SendAt: s.t.UTC(), LocalHour: lh, Slot: aff, Moved: s.moved})
 			}
@@ -848,15 +949,122 @@ func (e *Engine) candidates(plans []channelPlan, sub *compliance.Subject, x *Con
 	return out, nil
 }
 
+// deniedSpans are stretches [from, to) of one channel's time the firewall
+// denies throughout, to being the first permitted instant after them (as
+// Subject.Earliest answered from from).
+type deniedSpans struct {
+	n          int
+	from, upto [8]time.Time
+}
+
+// find returns the end of the denied stretch holding t, if one is known.
+func (g *deniedSpans) find(t time.Time) (time.Time, bool) {
+	for i := range g.n {
+		if !t.Before(g.from[i]) && t.Before(g.upto[i]) {
+			return g.upto[i], true
+		}
+	}
+	return time.Time{}, false
+}
+
+// add records that [from, to) is denied and to permitted.
+func (g *deniedSpans) add(from, to time.Time) {
+	if g.n < len(g.from) && from.Before(to) {
+		g.from[g.n], g.upto[g.n] = from, to
+		g.n++
+	}
+}
+
+// earliest is Subject.Earliest(ch, t, Personal, horizon), from the denied
+// stretches already known when t is inside one: Earliest(t) is the first
+// permitted instant at or after t, so every instant between t and it is
+// denied and has the same answer. (A stretch with no permitted instant
+// within the horizon is not remembered: a later t searches further.)
+func (g *deniedSpans) earliest(sub *compliance.Subject, ch compliance.Channel, t time.Time, horizon time.Duration) (time.Time, bool, error) {
+	if u, hit := g.find(t); hit {
+		return u, true, nil
+	}
+	u, ok, err := sub.Earliest(ch, t, compliance.Personal, horizon)
+	if err == nil && ok {
+		g.add(t, u)
+	}
+	return u, ok, err
+}
+
+// topByValue writes into top (len k) the indices of the k largest values of
+// ev (fewer when ev is shorter), largest first, equal values in index order:
+// the first k of a stable sort by decreasing value. ev holds no NaN.
+func topByValue(ev []float64, k int, top []int) []int {
+	n := 0
+	for i, v := range ev {
+		if n == k {
+			if !(v > ev[top[k-1]]) {
+				continue
+			}
+			n--
+		}
+		j := n
+		for j > 0 && ev[top[j-1]] < v {
+			top[j] = top[j-1]
+			j--
+		}
+		top[j] = i
+		n++
+	}
+	return top[:n]
+}
+
+// scratch is one decision's working memory, pooled: a decision allocates
+// only what its answer keeps.
+type scratch struct {
+	ctx   Context
+	acts  features.Candidates
+	num   []float64
+	plan  []channelPlan
+	cands []Candidate
+	f     []float64
+	i     []int
+}
+
+// plans returns n channel plans.
+func (s *scratch) plans(n int) []channelPlan {
+	if cap(s.plan) < n {
+		s.plan = make([]channelPlan, n)
+	}
+	return s.plan[:n]
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// floats returns two slices of n values (probabilities, expected values).
+func (s *scratch) floats(n int) ([]float64, []float64) {
+	if cap(s.f) < 2*n {
+		s.f = make([]float64, 2*n)
+	}
+	return s.f[:n:n], s.f[n : 2*n : 2*n]
+}
+
+// ints returns a slice of n ints.
+func (s *scratch) ints(n int) []int {
+	if cap(s.i) < n {
+		s.i = make([]int, n)
+	}
+	return s.i[:n]
+}
+
 // action formats a candidate for the answer; NaN p or ev are left out.
-func (e *Engine) action(c *Candidate, acct *features.Account, p, ev float64) Action {
+// store (two values, or nil when both are NaN) holds the numbers the answer
+// points to.
+func (e *Engine) action(c *Candidate, acct *features.Account, p, ev float64, store []float64) Action {
 	a := Action{Channel: c.Channel, Message: c.Message, SendAt: c.SendAt.UTC(), LocalHour: c.LocalHour, MovedByFirewall: c.Moved}
 	a.SendAtLocal = localString(c.SendAt, acct.Row.TimeZone)
 	if !math.IsNaN(p) {
-		a.P = &p
+		store[0] = p
+		a.P = &store[0]
 	}
 	if !math.IsNaN(ev) && !math.IsInf(ev, 0) {
-		a.ExpectedValue = &ev
+		store[1] = ev
+		a.ExpectedValue = &store[1]
 	}
 	return a
 }
@@ -888,29 +1096,59 @@ func featureInfo(s *features.State, now time.Time, num []float64, staleAfter tim
 	return fi
 }
 
-// vectorHash is an FNV-1a hash of the float bits, so an audit can tell whether
-// two decisions saw the same features.
+// vectorHash is an FNV-1a hash of the float bits (little-endian), so an
+// audit can tell whether two decisions saw the same features; 16 hex digits.
 func vectorHash(v []float64) string {
-	h := fnv.New64a()
-	var b [8]byte
+	h := uint64(fnvOffset)
 	for _, x := range v {
-		binary.LittleEndian.PutUint64(b[:], math.Float64bits(x))
-		h.Write(b[:])
+		b := math.Float64bits(x)
+		for k := 0; k < 64; k += 8 {
+			h ^= b >> k & 0xff
+			h *= fnvPrime
+		}
 	}
-	return fmt.Sprintf("%016x", h.Sum64())
+	const digits = "0123456789abcdef"
+	var out [16]byte
+	for i := range out {
+		out[i] = digits[h>>(60-4*i)&0xf]
+	}
+	return string(out[:])
 }
 
-func idHash(id string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(id))
-	return h.Sum64()
+// FNV-1a's 64-bit parameters (hash/fnv), inlined so hashing allocates nothing.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// fnvString continues an FNV-1a hash over s.
+func fnvString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	return h
+}
+
+func idHash(id string) uint64 { return fnvString(fnvOffset, id) }
+
+// appendSlot appends fmt's "%s at %02d:00 local with %q" of an action.
+func appendSlot(b []byte, channel string, hour int, message string) []byte {
+	b = append(b, channel...)
+	b = append(b, " at "...)
+	if hour >= 0 && hour < 10 {
+		b = append(b, '0')
+	}
+	b = strconv.AppendInt(b, int64(hour), 10)
+	b = append(b, ":00 local with "...)
+	return strconv.AppendQuote(b, message)
 }
 
 func fmtAge(sec float64) string { return fmtDur(time.Duration(sec * float64(time.Second))) }
 
 func fmtDur(d time.Duration) string {
 	if d >= 48*time.Hour {
-		return fmt.Sprintf("%.0f days", d.Hours()/24)
+		return strconv.FormatFloat(d.Hours()/24, 'f', 0, 64) + " days"
 	}
 	return d.Round(time.Minute).String()
 }

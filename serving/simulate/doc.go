@@ -34,8 +34,11 @@
 // The store is not used: an in-memory per-account state (features.State,
 // compliance account and ledger, the event log) stands in for it with the same
 // semantics, because badger's synced writes cannot play 50,000 accounts x 90
-// days in minutes. Playing over HTTP against a running server (POST
-// /v1/referrals, /v1/events, /v1/decisions) is not implemented yet.
+// days in minutes. Options.Remote plays the model policy over HTTP through a
+// running server instead (see Remote: POST /v1/referrals, /v1/events and
+// /v1/decisions, retrained models promoted with POST
+// /v1/models/{version}/promote); with no exploration it gives the same
+// results as in process.
 //
 // # Policies
 //

@@ -32,6 +32,10 @@ type Result struct {
 	ContactsPerPayment   float64 `json:"contacts_per_payment"`
 	ComplaintsPerMillion float64 `json:"complaints_per_million_contacts"`
 	OptOutRate           float64 `json:"optouts_per_contact"`
+	// EngagedRate is the share of contacts engaged with (an open, click,
+	// reply or conversation carrying the contact's decision id): how well
+	// channel and send hour were chosen, before any message effect.
+	EngagedRate float64 `json:"engaged_per_contact"`
 	// Violations are contacts the independent check denied (must be 0), of
 	// Checked contacts.
 	Violations        int      `json:"violations"`
@@ -55,6 +59,7 @@ type Result struct {
 func (s *sim) measure() *Result {
 	r := &Result{Policy: s.policy, Seed: s.seed, Accounts: len(s.accts), ByCurrency: map[string]float64{}}
 	r.perAccount = make([]float64, len(s.accts))
+	engaged := map[string]struct{}{}
 	refCur := map[string]float64{}
 	colCur := map[string]float64{}
 	for k, a := range s.accts {
@@ -68,8 +73,13 @@ func (s *sim) measure() *Result {
 		r.Referred += float64(a.row.Balance) * rate
 		refCur[a.row.Currency] += float64(a.row.Balance)
 		var got int64
+		var last string // events of one decision's engagement come together
 		for i := range a.events {
 			e := &a.events[i]
+			if e.DecisionID != "" && e.DecisionID != last && engagement[e.Type] {
+				engaged[e.DecisionID] = struct{}{}
+				last = e.DecisionID
+			}
 			switch e.Type {
 			case datasets.EventContactSent:
 				r.Contacts++
@@ -93,8 +103,16 @@ func (s *sim) measure() *Result {
 	r.ContactsPerPayment = float64(r.Contacts) / float64(max(r.Payments, 1))
 	r.ComplaintsPerMillion = 1e6 * float64(r.Complaints) / float64(max(r.Contacts, 1))
 	r.OptOutRate = float64(r.OptOuts) / float64(max(r.Contacts, 1))
+	r.EngagedRate = float64(len(engaged)) / float64(max(r.Contacts, 1))
 	r.Decisions, r.Dropped = s.decisions.Load(), s.dropped.Load()
 	return r
+}
+
+// engagement marks the event types that mean the debtor engaged with a
+// contact (features' kEngaged).
+var engagement = map[string]bool{
+	datasets.EventOpened: true, datasets.EventClicked: true, datasets.EventReplied: true,
+	datasets.EventCallConversation: true, datasets.EventInboundCall: true,
 }
 
 // uplift sets the relative uplift over base with a paired percentile

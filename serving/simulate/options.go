@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"slices"
 	"time"
+
+	"github.com/engagehq/engage/features"
 )
 
 // Policy names.
@@ -58,6 +60,23 @@ type Options struct {
 	// ranks by P(Target) × P(Convert | engaged) × balance left
 	// (engine.ChainScorer) instead of by engagement at a fixed value.
 	Convert string
+	// MessageTarget, when set (and Convert is not), is a payment outcome
+	// (paid_7d, paid_30d) that a second model, fitted on the engaged
+	// contacts, predicts to choose the message only: channel and send hour
+	// stay ranked by Target (see messageScorer).
+	MessageTarget string
+	// ExploreBonus is an optimism bonus added to the model's probability of
+	// a candidate on a channel the account has been sent little on:
+	// ExploreBonus / sqrt(1 + contacts sent on the channel). It is a
+	// deterministic function of the features, so the engine's propensities
+	// stay exact; it tries a debtor's untried channels while nothing known
+	// answers well (0: off).
+	ExploreBonus float64
+	// LateResponses scales the engagement model's probability per channel
+	// by how many more contacts of the pretraining history got a response
+	// within 7 days than within 48 hours (a letter is answered by a
+	// call-back days later, which engaged_48h does not count).
+	LateResponses bool
 	// AllHours makes the engine consider every permitted local hour of the
 	// next 24 hours per channel (engine.Options.AllHours, coordinate search)
 	// instead of the two best hours of the debtor's profile.
@@ -79,10 +98,18 @@ type Options struct {
 	Tenant string
 	// Progress, when not nil, receives a progress bar.
 	Progress io.Writer
+	// Remote, when its URL is set, plays the model policy through a running
+	// engage server over HTTP instead of the in-process engine (see Remote).
+	Remote Remote
 }
 
 // DefaultOptions: 50,000 accounts x 90 days, seeds 1-3, every policy, weekly
-// retraining, bau's contact cadence by balance, the OPE validation.
+// retraining, bau's contact cadence by balance, the OPE validation. The
+// model policy's MessageTarget, LateResponses and ExploreBonus are off: on
+// four 10,000-account worlds they collected the same money within noise,
+// with more engagement per contact and fewer contacts per payment in every
+// world (bench/results/simulate-decomposition-10000x90.md), and the HTTP
+// mode (Remote) cannot play them.
 func DefaultOptions() Options {
 	return Options{
 		Accounts:         50000,
@@ -129,6 +156,21 @@ func (o *Options) check() error {
 		return fmt.Errorf("simulate: workers %d: must not be negative", o.Workers)
 	case o.Tenant == "":
 		return fmt.Errorf("simulate: empty tenant")
+	case !slices.Contains(features.OutcomeNames, o.Target):
+		return fmt.Errorf("simulate: target %q: want one of %v", o.Target, features.OutcomeNames)
+	case o.Convert != "" && o.Convert != "paid_7d" && o.Convert != "paid_30d":
+		return fmt.Errorf("simulate: convert %q: want a payment outcome, paid_7d or paid_30d", o.Convert)
+	case o.Convert != "" && o.Convert == o.Target:
+		return fmt.Errorf("simulate: convert %q is the target: the chain multiplies P(target) by P(convert | target)", o.Convert)
+	case o.MessageTarget != "" && o.MessageTarget != "paid_7d" && o.MessageTarget != "paid_30d":
+		return fmt.Errorf("simulate: message target %q: want a payment outcome, paid_7d or paid_30d", o.MessageTarget)
+	case o.MessageTarget != "" && o.Convert != "":
+		return fmt.Errorf("simulate: message target %q and convert %q: the chain already ranks messages by payment; set one", o.MessageTarget, o.Convert)
+	case !(o.ExploreBonus >= 0 && o.ExploreBonus <= 1):
+		return fmt.Errorf("simulate: explore bonus %v: must be in [0, 1]", o.ExploreBonus)
+	}
+	if err := o.Remote.check(o); err != nil {
+		return err
 	}
 	for _, p := range o.Policies {
 		if !slices.Contains(Policies, p) {

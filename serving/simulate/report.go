@@ -47,6 +47,7 @@ func (r *Report) summarise() {
 			m.ContactsPerPayment += x.ContactsPerPayment / k
 			m.ComplaintsPerMillion += x.ComplaintsPerMillion / k
 			m.OptOutRate += x.OptOutRate / k
+			m.EngagedRate += x.EngagedRate / k
 			m.DecisionsPerSec += x.DecisionsPerSec / k
 			m.Accounts += x.Accounts
 			m.Contacts += x.Contacts
@@ -84,8 +85,8 @@ func row(b *strings.Builder, label string, x *Result) {
 	if x.Policy != PolicyBAU {
 		ci = fmt.Sprintf("[%s, %s]", pct(x.UpliftCI[0]), pct(x.UpliftCI[1]))
 	}
-	fmt.Fprintf(b, "| %s | %s | %.2f%% | %s | %s | %.2f | %.0f | %.3f%% | %d / %d | %d | %.0f |\n",
-		label, x.Policy, 100*x.Liquidation, pct(x.Uplift), ci, x.ContactsPerPayment, x.ComplaintsPerMillion,
+	fmt.Fprintf(b, "| %s | %s | %.2f%% | %s | %s | %.3f | %.2f | %.0f | %.3f%% | %d / %d | %d | %.0f |\n",
+		label, x.Policy, 100*x.Liquidation, pct(x.Uplift), ci, x.EngagedRate, x.ContactsPerPayment, x.ComplaintsPerMillion,
 		100*x.OptOutRate, x.Violations, x.Checked, x.Contacts, x.DecisionsPerSec)
 }
 
@@ -109,6 +110,15 @@ func (r *Report) Markdown(command string) string {
 	if o.Convert != "" {
 		fmt.Fprintf(&b, "chained with a gbdt of %s fitted on the engaged rows (EV = P(%s) × P(%s | engaged) × balance left − costs); ", o.Convert, o.Target, o.Convert)
 	}
+	if o.MessageTarget != "" && o.Convert == "" {
+		fmt.Fprintf(&b, "the message chosen by a second gbdt, of %s fitted on the engaged rows (each candidate's P(%s) scaled by its message's P(%s | engaged) relative to the mean over the messages of its slot); ", o.MessageTarget, o.Target, o.MessageTarget)
+	}
+	if o.LateResponses {
+		fmt.Fprintf(&b, "P(%s) of each channel scaled by its late-response factor (responses within 7 days / within 48 hours in the pretraining history: letters are answered by call-backs days later); ", o.Target)
+	}
+	if o.ExploreBonus > 0 {
+		fmt.Fprintf(&b, "an optimism bonus of %g / sqrt(1 + sends on the channel) added to P; ", o.ExploreBonus)
+	}
 	if o.AllHours {
 		fmt.Fprintf(&b, "the engine scores every permitted local hour of the next 24 hours per channel (coordinate search: channel x hour with the reference message, then every message of the 3 best); ")
 	} else {
@@ -120,9 +130,9 @@ func (r *Report) Markdown(command string) string {
 	fmt.Fprintf(&b, "engine exploration ε = %g, no holdout.\n\n", o.Epsilon)
 	fmt.Fprintf(&b, "Liquidation = payments dated within the period / referred balance, in US cents at fixed rates (%s). ", ratesText())
 	fmt.Fprintf(&b, "Uplift vs bau is paired by account on the same world; 95%% CI: percentile bootstrap over accounts (%d resamples) per seed; for the mean, the union of the seeds' intervals. ", o.Bootstrap)
-	fmt.Fprintf(&b, "Opt-outs are per contact. Violations: contacts denied by an independent re-check (a second firewall instance, account and ledger rebuilt from the emitted events) / contacts checked. Decisions/s: policy decisions per second of decision time per worker (%d workers).\n\n", o.workers())
-	fmt.Fprintf(&b, "| seed | policy | liquidation | uplift vs bau | 95%% CI | contacts / payment | complaints / M contacts | opt-outs / contact | violations / checked | contacts | decisions/s |\n")
-	fmt.Fprintf(&b, "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "Engaged / contact: share of contacts with an open, click, reply or conversation carrying their decision id. Opt-outs are per contact. Violations: contacts denied by an independent re-check (a second firewall instance, account and ledger rebuilt from the emitted events) / contacts checked. Decisions/s: policy decisions per second of decision time per worker (%d workers).\n\n", o.workers())
+	fmt.Fprintf(&b, "| seed | policy | liquidation | uplift vs bau | 95%% CI | engaged / contact | contacts / payment | complaints / M contacts | opt-outs / contact | violations / checked | contacts | decisions/s |\n")
+	fmt.Fprintf(&b, "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, x := range r.Results {
 		row(&b, fmt.Sprint(x.Seed), x)
 	}

@@ -274,6 +274,9 @@ func (s *sim) send(a *account, c *choice, now time.Time, id string) error {
 
 // play runs the sim's policy and measures it.
 func (s *sim) play(ctx context.Context) (*Result, error) {
+	if s.policy == PolicyModel && s.o.Remote.URL != "" {
+		return s.playRemote(ctx) // http.go: through a running server
+	}
 	if err := s.setup(); err != nil {
 		return nil, err
 	}
@@ -290,36 +293,12 @@ func (s *sim) play(ctx context.Context) (*Result, error) {
 	case PolicyOracle:
 		dec = &oraclePolicy{fw: s.fw, truth: s.truth, cost: engine.DefaultOptions().Cost}
 	case PolicyModel:
-		eo := engine.DefaultOptions()
-		eo.HoldoutShare, eo.Epsilon, eo.Seed = 0, s.o.Epsilon, s.seed
-		eo.AllHours, eo.MinP = s.o.AllHours, s.o.MinP
-		eng, err := engine.New(s.fw, eo)
+		mp, b, t, err := s.modelDecider(ctx)
 		if err != nil {
 			return nil, err
 		}
-		mp := &modelPolicy{eng: eng, tenant: s.o.Tenant}
-		tr, err = newTrainer(ctx, s.o, s.seed)
-		if err != nil {
-			return nil, err
-		}
-		defer tr.close()
-		if mp.scorer, err = tr.pretrain(ctx); err != nil {
-			return nil, err
-		}
-		dec = mp
-		between = func(d int) error {
-			if s.o.RetrainEvery <= 0 || d == 0 || d%s.o.RetrainEvery != 0 {
-				return nil
-			}
-			sc, err := tr.retrain(ctx, s, d)
-			if err != nil {
-				return err
-			}
-			if sc != nil {
-				mp.scorer = sc
-			}
-			return nil
-		}
+		defer t.close()
+		dec, between, tr = mp, b, t
 	default:
 		return nil, fmt.Errorf("unknown policy %q", s.policy)
 	}
@@ -337,6 +316,59 @@ func (s *sim) play(ctx context.Context) (*Result, error) {
 	res.Violations, res.ViolationExamples, res.Checked = s.check()
 	res.CheckTime = time.Since(began)
 	return res, nil
+}
+
+// modelDecider builds the model policy: the engine, the pretrained model and
+// the retraining hook the day loop calls before each day. The caller closes
+// the trainer.
+func (s *sim) modelDecider(ctx context.Context) (*modelPolicy, func(int) error, *trainer, error) {
+	eo := engine.DefaultOptions()
+	eo.HoldoutShare, eo.Epsilon, eo.Seed = 0, s.o.Epsilon, s.seed
+	eo.AllHours, eo.MinP = s.o.AllHours, s.o.MinP
+	eng, err := engine.New(s.fw, eo)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	mp := &modelPolicy{eng: eng, tenant: s.o.Tenant}
+	tr, err := newTrainer(ctx, s.o, s.seed)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	wrap := func(sc engine.Scorer) (engine.Scorer, error) {
+		if sc == nil {
+			return nil, nil
+		}
+		if tr.late != nil {
+			sc = &lateScorer{Scorer: sc, factor: tr.late}
+		}
+		if s.o.ExploreBonus <= 0 {
+			return sc, nil
+		}
+		return newOptimistScorer(sc, s.o.ExploreBonus)
+	}
+	sc, err := tr.pretrain(ctx)
+	if err == nil {
+		mp.scorer, err = wrap(sc)
+	}
+	if err != nil {
+		tr.close()
+		return nil, nil, nil, err
+	}
+	between := func(d int) error {
+		if s.o.RetrainEvery <= 0 || d == 0 || d%s.o.RetrainEvery != 0 {
+			return nil
+		}
+		sc, err := tr.retrain(ctx, s, d)
+		if err != nil {
+			return err
+		}
+		if sc == nil {
+			return nil
+		}
+		mp.scorer, err = wrap(sc)
+		return err
+	}
+	return mp, between, tr, nil
 }
 
 // rngFor is a fresh stream for a purpose other than the accounts' own.

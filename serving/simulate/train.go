@@ -28,7 +28,8 @@ type trainer struct {
 	reg      *registry.Registry
 	priors   *features.Priors
 	meta     map[string]string
-	base     *datasets.Table // the pretraining history's logged table
+	base     *datasets.Table    // the pretraining history's logged table
+	late     map[string]float64 // late-response factors of the pretraining history
 	spent    time.Duration
 	versions []string
 }
@@ -83,6 +84,10 @@ func (t *trainer) pretrain(ctx context.Context) (engine.Scorer, error) {
 		return nil, fmt.Errorf("pretraining features: %w", err)
 	}
 	t.priors = priors
+	if t.o.LateResponses {
+		t.late = lateFactors(sink.events)
+		slog.Debug("simulate: late-response factors", "factors", t.late)
+	}
 	pj, err := priors.JSON()
 	if err != nil {
 		return nil, err
@@ -164,7 +169,11 @@ func (t *trainer) retrain(ctx context.Context, s *sim, d int) (engine.Scorer, er
 // fitAll fits the engagement model on tab and, with Options.Convert, the
 // conversion model on tab's engaged rows, and chains them.
 func (t *trainer) fitAll(ctx context.Context, tab *datasets.Table, data string) (engine.Scorer, error) {
-	if t.o.Convert == "" {
+	second := t.o.Convert
+	if second == "" {
+		second = t.o.MessageTarget
+	}
+	if second == "" {
 		rep, err := t.train(ctx, tab, data, t.o.Target)
 		if err != nil {
 			return nil, err
@@ -179,7 +188,7 @@ func (t *trainer) fitAll(ctx context.Context, tab *datasets.Table, data string) 
 	}
 	conv := make(chan res, 1)
 	go func() {
-		rep, err := t.train(ctx, engagedRows(tab, t.o.Target), data+"-engaged", t.o.Convert)
+		rep, err := t.train(ctx, engagedRows(tab, t.o.Target), data+"-engaged", second)
 		conv <- res{rep, err}
 	}()
 	er, err := t.train(ctx, tab, data, t.o.Target)
@@ -194,9 +203,12 @@ func (t *trainer) fitAll(ctx context.Context, tab *datasets.Table, data string) 
 	if err != nil {
 		return nil, err
 	}
-	cs, err := t.register(cr.rep, data+"-engaged", t.o.Convert, false)
+	cs, err := t.register(cr.rep, data+"-engaged", second, false)
 	if err != nil {
 		return nil, err
+	}
+	if t.o.Convert == "" {
+		return &messageScorer{engage: es, pay: cs}, nil
 	}
 	return engine.NewChainScorer(es, cs)
 }
@@ -365,4 +377,183 @@ func subset(t *datasets.Table, keep []int) *datasets.Table {
 		}
 	}
 	return u
+}
+
+// messageScorer ranks channel and send hour by an engagement model and only
+// the message by a payment model: each candidate's engagement probability is
+// scaled by its message's payment probability relative to the mean over the
+// messages of the same (channel, send instant). The engagement model sees
+// the channel and hour effects sharply but the message barely (a tone moves
+// engagement by a few percent and payment by half); the payment model sees
+// the message but is too noisy to rank channels and hours. The product keeps
+// the engagement scale, so the engine's values and costs mean what they
+// meant.
+type messageScorer struct {
+	engage, pay engine.Scorer
+}
+
+// Version implements engine.Scorer: both versions.
+func (s *messageScorer) Version() string { return s.engage.Version() + "+msg:" + s.pay.Version() }
+
+// Target implements engine.Scorer: the engagement model's target.
+func (s *messageScorer) Target() string { return s.engage.Target() }
+
+// Priors implements engine.Scorer.
+func (s *messageScorer) Priors() *features.Priors { return s.engage.Priors() }
+
+// Score implements engine.Scorer.
+func (s *messageScorer) Score(x *engine.Context, cands []engine.Candidate, p []float64) error {
+	if err := s.engage.Score(x, cands, p); err != nil {
+		return err
+	}
+	q := make([]float64, len(cands))
+	if err := s.pay.Score(x, cands, q); err != nil {
+		return err
+	}
+	// Candidates of one (channel, send instant) are adjacent (the engine
+	// crosses each slot with every message), but group by key to be safe.
+	for lo := 0; lo < len(cands); {
+		hi := lo + 1
+		for hi < len(cands) && cands[hi].Channel == cands[lo].Channel && cands[hi].SendAt.Equal(cands[lo].SendAt) {
+			hi++
+		}
+		var mean float64
+		n := 0
+		for i := lo; i < hi; i++ {
+			if !math.IsNaN(q[i]) {
+				mean += q[i]
+				n++
+			}
+		}
+		if n > 0 && mean > 0 {
+			mean /= float64(n)
+			for i := lo; i < hi; i++ {
+				if !math.IsNaN(q[i]) {
+					p[i] *= q[i] / mean
+				}
+			}
+		}
+		lo = hi
+	}
+	return nil
+}
+
+// optimistScorer adds an optimism bonus for little-tried channels to another
+// scorer's probabilities (Options.ExploreBonus): upper-confidence ranking,
+// deterministic given the features, so exploration propensities stay exact.
+type optimistScorer struct {
+	engine.Scorer
+	bonus float64
+	sent  map[string]int // channel -> NumericNames index of <channel>_sent
+}
+
+func newOptimistScorer(sc engine.Scorer, bonus float64) (*optimistScorer, error) {
+	s := &optimistScorer{Scorer: sc, bonus: bonus, sent: map[string]int{}}
+	num := features.NumericNames()
+	for _, c := range datasets.ContactChannels {
+		i := slices.Index(num, c+"_sent")
+		if i < 0 {
+			return nil, fmt.Errorf("optimist scorer: feature %s_sent missing", c)
+		}
+		s.sent[c] = i
+	}
+	return s, nil
+}
+
+// Score implements engine.Scorer.
+func (s *optimistScorer) Score(x *engine.Context, cands []engine.Candidate, p []float64) error {
+	if err := s.Scorer.Score(x, cands, p); err != nil {
+		return err
+	}
+	for i := range cands {
+		k, ok := s.sent[cands[i].Channel]
+		if !ok || math.IsNaN(p[i]) {
+			continue
+		}
+		n := x.Numeric[k]
+		if math.IsNaN(n) || n < 0 {
+			n = 0
+		}
+		p[i] += s.bonus / math.Sqrt(1+n)
+	}
+	return nil
+}
+
+// responseWindow is how long after a contact a response still counts for
+// the late-response correction: a letter is answered by a call-back days
+// after it was mailed, beyond engaged_48h's window.
+const responseWindow = 7 * 24 * time.Hour
+
+// lateFactors measures, per channel, how many more contacts get a response
+// (an engagement event carrying the contact's decision id) within
+// responseWindow than within 48 hours: engaged_48h censors slow channels,
+// and a model of it undervalues them by this factor. Channels with too few
+// responses read 1.
+func lateFactors(events []datasets.Event) map[string]float64 {
+	type rec struct {
+		ch   string
+		sent int64
+	}
+	sent := map[string]rec{}
+	first := map[string]int64{}
+	for k := range events {
+		e := &events[k]
+		if e.DecisionID == "" {
+			continue
+		}
+		switch {
+		case e.Type == datasets.EventContactSent:
+			if _, ok := sent[e.DecisionID]; !ok {
+				sent[e.DecisionID] = rec{e.Channel, e.At}
+			}
+		case engagement[e.Type]:
+			if t, ok := first[e.DecisionID]; !ok || e.At < t {
+				first[e.DecisionID] = e.At
+			}
+		}
+	}
+	in48, inWin := map[string]int{}, map[string]int{}
+	for id, at := range first {
+		r, ok := sent[id]
+		if !ok {
+			continue
+		}
+		d := at - r.sent
+		if d <= (48 * time.Hour).Microseconds() {
+			in48[r.ch]++
+		}
+		if d <= responseWindow.Microseconds() {
+			inWin[r.ch]++
+		}
+	}
+	out := map[string]float64{}
+	for _, ch := range datasets.ContactChannels {
+		out[ch] = 1
+		if in48[ch] >= 50 {
+			out[ch] = float64(inWin[ch]) / float64(in48[ch])
+		}
+	}
+	return out
+}
+
+// lateScorer scales another scorer's engagement probabilities by the
+// channel's late-response factor (lateFactors), so that a channel whose
+// responses often arrive after 48 hours (letters) is valued by all its
+// responses. Probabilities stay in [0, 1].
+type lateScorer struct {
+	engine.Scorer
+	factor map[string]float64
+}
+
+// Score implements engine.Scorer.
+func (s *lateScorer) Score(x *engine.Context, cands []engine.Candidate, p []float64) error {
+	if err := s.Scorer.Score(x, cands, p); err != nil {
+		return err
+	}
+	for i := range cands {
+		if f, ok := s.factor[cands[i].Channel]; ok && !math.IsNaN(p[i]) {
+			p[i] = min(p[i]*f, 1)
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 // Command loadgen sends POST requests at a constant rate (open loop: a slow
 // answer does not slow the schedule, so queueing shows in the latencies) for a
-// bounded duration, and prints the achieved rate, errors and latency
+// bounded duration, spreading them round robin over the bodies of a file (one
+// per line; e.g. one account each) or repeating one body, and prints the achieved rate, errors and latency
 // percentiles as one tab-separated line. It only targets loopback addresses.
 package main
 
@@ -22,6 +23,7 @@ import (
 func main() {
 	target := flag.String("url", "", "URL to POST to (127.0.0.1 only)")
 	body := flag.String("body", "{}", "request body")
+	bodiesFile := flag.String("bodies", "", "file of request bodies, one per line, sent round robin (instead of -body)")
 	key := flag.String("key", "", "bearer key (default: $ENGAGE_KEY)")
 	rate := flag.Int("rate", 2000, "requests per second")
 	dur := flag.Duration("duration", 10*time.Second, "how long to send")
@@ -33,6 +35,22 @@ func main() {
 	}
 	if *key == "" {
 		*key = os.Getenv("ENGAGE_KEY")
+	}
+	bodies := [][]byte{[]byte(*body)}
+	if *bodiesFile != "" {
+		b, err := os.ReadFile(*bodiesFile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		bodies = bodies[:0]
+		for _, l := range bytes.Split(b, []byte("\n")) {
+			if l = bytes.TrimSpace(l); len(l) > 0 {
+				bodies = append(bodies, l)
+			}
+		}
+		if len(bodies) == 0 {
+			log.Fatalf("no bodies in %s", *bodiesFile)
+		}
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: *conns, MaxConnsPerHost: *conns}
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
@@ -51,7 +69,7 @@ func main() {
 		wg.Add(1)
 		go func(i int, due time.Time) {
 			defer wg.Done()
-			req, _ := http.NewRequest("POST", *target, bytes.NewReader([]byte(*body)))
+			req, _ := http.NewRequest("POST", *target, bytes.NewReader(bodies[i%len(bodies)]))
 			req.Header.Set("Content-Type", "application/json")
 			if *key != "" {
 				req.Header.Set("Authorization", "Bearer "+*key)

@@ -1,0 +1,217 @@
+package gbdt
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/engagehq/engage/models"
+)
+
+// TestEvaluatorMatchesPredictMargin: Evaluator.Margins gives PredictMargin's
+// margin bit for bit on random models and rows (missing values, codes out of
+// range and fractional codes, thresholds hit exactly), for several batch
+// sizes, and on blocks of rows that share most of their values.
+func TestEvaluatorMatchesPredictMargin(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 8))
+	for trial := range 40 {
+		feats := randomFeatures(rng, 1+rng.IntN(12))
+		m := randomModel(rng, feats, 1+rng.IntN(30), 1+rng.IntN(9))
+		e := m.Evaluator()
+		n := []int{1, 7, 8, 9, 50}[trial%5]
+		rows := make([]float64, n*len(feats))
+		for i := range rows {
+			rows[i] = randomValue(rng, feats[i%len(feats)])
+		}
+		got := make([]float64, n)
+		if err := e.Margins(rows, got); err != nil {
+			t.Fatal(err)
+		}
+		for i := range got {
+			want, err := m.PredictMargin(rows[i*len(feats) : (i+1)*len(feats)])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Float64bits(got[i]) != math.Float64bits(want) {
+				t.Fatalf("trial %d row %d: evaluator %v, PredictMargin %v", trial, i, got[i], want)
+			}
+		}
+	}
+	// Grouped rows, as an account's candidates: a shared context, groups
+	// that differ in a few columns (missing values included), groups longer
+	// than a block, single rows, duplicates.
+	for trial := range 60 {
+		feats := randomFeatures(rng, 2+rng.IntN(80))
+		m := randomModel(rng, feats, 1+rng.IntN(30), 1+rng.IntN(9))
+		e := m.Evaluator()
+		base := make([]float64, len(feats))
+		for j, f := range feats {
+			base[j] = randomValue(rng, f)
+		}
+		var rows []float64
+		for range 1 + rng.IntN(6) {
+			cols := rng.Perm(len(feats))[:1+rng.IntN(min(3, len(feats)))]
+			group := append([]float64(nil), base...)
+			for _, j := range cols[1:] {
+				group[j] = randomValue(rng, feats[j])
+			}
+			for range []int{1, 5, 64, 70, 3}[rng.IntN(5)] {
+				row := append([]float64(nil), group...)
+				if rng.IntN(8) > 0 {
+					row[cols[0]] = randomValue(rng, feats[cols[0]])
+				}
+				rows = append(rows, row...)
+			}
+		}
+		n := len(rows) / len(feats)
+		got := make([]float64, n)
+		if err := e.Margins(rows, got); err != nil {
+			t.Fatal(err)
+		}
+		for i := range got {
+			want, _ := m.PredictMargin(rows[i*len(feats) : (i+1)*len(feats)])
+			if math.Float64bits(got[i]) != math.Float64bits(want) {
+				t.Fatalf("grouped trial %d row %d of %d: evaluator %v, PredictMargin %v", trial, i, n, got[i], want)
+			}
+		}
+	}
+	m := randomModel(rng, randomFeatures(rng, 3), 2, 2)
+	if err := m.Evaluator().Margins(make([]float64, 5), make([]float64, 2)); err == nil {
+		t.Fatal("5 values for 2 rows of 3 features accepted")
+	}
+	if err := m.Evaluator().Margins(nil, nil); err != nil {
+		t.Fatalf("no rows: %v", err)
+	}
+}
+
+// TestEvaluatorFitted checks a fitted model (categorical and numeric splits
+// as Fit lays them out) on its own training rows.
+func TestEvaluatorFitted(t *testing.T) {
+	m, X := actionBench()
+	n := 200
+	rows := append([]float64(nil), X.Data[:n*len(X.Features)]...)
+	got := make([]float64, n)
+	if err := m.Evaluator().Margins(rows, got); err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		want, _ := m.PredictMargin(X.Row(i))
+		if math.Float64bits(got[i]) != math.Float64bits(want) {
+			t.Fatalf("row %d: evaluator %v, PredictMargin %v", i, got[i], want)
+		}
+	}
+}
+
+// BenchmarkRankEvaluator scores the 325 candidates of one account as full
+// rows with Evaluator.Margins (compare BenchmarkRankFull and
+// BenchmarkRankBound).
+func BenchmarkRankEvaluator(b *testing.B) {
+	m, X := actionBench()
+	e := m.Evaluator()
+	cands := candidates(X.At(0, 0))
+	nf := len(X.Features)
+	rows := make([]float64, len(cands)/4*nf)
+	out := make([]float64, len(cands)/4)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		for c := range out {
+			r := rows[c*nf : (c+1)*nf]
+			copy(r, X.Row(i%X.Rows))
+			copy(r[96:], cands[c*4:c*4+4])
+		}
+		if err := e.Margins(rows, out); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e3, "µs/ranking")
+}
+
+// worldRows fits a small serving-shaped model (channel, local hour, message,
+// an engagement rate, the slot affinity, the jurisdiction; 21 trees of 31
+// leaves, as serving's benchmarks) and lays out one account's 50 candidates:
+// 5 channels x 2 slots x 5 messages.
+func worldRows(tb testing.TB) (*Model, []float64) {
+	tb.Helper()
+	five := []string{"a", "b", "c", "d", "e"}
+	feats := []models.Feature{
+		{Name: "channel", Kind: models.Categorical, Levels: five},
+		{Name: "local_hour", Kind: models.Numeric},
+		{Name: "message", Kind: models.Categorical, Levels: five},
+		{Name: "rate", Kind: models.Numeric},
+		{Name: "affinity", Kind: models.Numeric},
+		{Name: "jurisdiction", Kind: models.Categorical, Levels: []string{"p", "q", "r", "s"}},
+	}
+	rng := rand.New(rand.NewPCG(1, 7))
+	X := models.NewMatrix(2000, feats)
+	y := make([]float64, X.Rows)
+	for i := range y {
+		r := X.Row(i)
+		r[0], r[1], r[2] = float64(rng.IntN(5)), float64(8+rng.IntN(13)), float64(rng.IntN(5))
+		r[3], r[4], r[5] = rng.Float64(), rng.Float64()*2, float64(rng.IntN(4))
+		p := 0.05 + 0.2*indicator(r[0] == 0) + 0.1*indicator(r[1] >= 17) + 0.1*indicator(r[2] == 2)
+		if rng.Float64() < p {
+			y[i] = 1
+		}
+	}
+	o := DefaultOptions()
+	o.MaxIter, o.EarlyStoppingRounds = 21, 0
+	m, err := Fit(context.Background(), X, y, nil, nil, o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var rows []float64
+	for ch := range 5 {
+		for slot := range 2 {
+			for msg := range 5 {
+				rows = append(rows, float64(ch), float64(9+7*slot), float64(msg), 0.3, 0.5+float64(slot), 2)
+			}
+		}
+	}
+	return m, rows
+}
+
+func indicator(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// BenchmarkCandidates scores one account's 50 candidates on the small
+// serving-shaped model: row by row with PredictMargin, and in one call to
+// Evaluator.Margins.
+func BenchmarkCandidates(b *testing.B) {
+	m, rows := worldRows(b)
+	nf := len(m.features)
+	out := make([]float64, len(rows)/nf)
+	cpu := func(b *testing.B) func() {
+		start := processCPU()
+		return func() {
+			if c := processCPU() - start; c > 0 {
+				b.ReportMetric(float64(c.Nanoseconds())/float64(b.N), "cpu-ns/op")
+			}
+		}
+	}
+	b.Run("predict", func(b *testing.B) {
+		b.ReportAllocs()
+		defer cpu(b)()
+		for b.Loop() {
+			for i := range out {
+				out[i], _ = m.PredictMargin(rows[i*nf : (i+1)*nf])
+			}
+		}
+	})
+	b.Run("evaluator", func(b *testing.B) {
+		e := m.Evaluator()
+		b.ReportAllocs()
+		defer cpu(b)()
+		for b.Loop() {
+			if err := e.Margins(rows, out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,0 +1,91 @@
+package progress
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+)
+
+// Intervals between two renders. A terminal redraws in place, so it can be
+// quick; a log keeps every line, so it gets few.
+const (
+	TerminalInterval = 200 * time.Millisecond
+	LogInterval      = 10 * time.Second
+)
+
+// New returns a bar over total units (-1 when unknown) named desc, counting
+// unit ("events", "rows", "accounts"), that writes to w.
+func New(w io.Writer, total int64, desc, unit string) *progressbar.ProgressBar {
+	return build(w, total, desc,
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString(unit))
+}
+
+// NewBytes returns a bar over total bytes (-1 when unknown), for readers and
+// writers of files, shown in B/kB/MB with a byte rate.
+func NewBytes(w io.Writer, total int64, desc string) *progressbar.ProgressBar {
+	return build(w, total, desc, progressbar.OptionShowBytes(true))
+}
+
+func build(w io.Writer, total int64, desc string, unit ...progressbar.Option) *progressbar.ProgressBar {
+	opts := append([]progressbar.Option{
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionSetPredictTime(true),
+	}, unit...)
+	if IsTerminal(w) {
+		opts = append(opts,
+			progressbar.OptionSetWriter(w),
+			progressbar.OptionThrottle(TerminalInterval),
+			progressbar.OptionClearOnFinish())
+	} else {
+		opts = append(opts,
+			progressbar.OptionSetWriter(&lines{w: w}),
+			progressbar.OptionThrottle(LogInterval),
+			progressbar.OptionUseANSICodes(false),
+			progressbar.OptionSetWidth(20))
+	}
+	return progressbar.NewOptions64(total, opts...)
+}
+
+// IsTerminal reports whether w is a character device (a terminal), the only
+// place where redrawing a line in place makes sense.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	return st.Mode()&os.ModeCharDevice != 0
+}
+
+// lines turns the bar's in-place redraws (carriage returns, padding) into
+// whole lines, dropping the blank redraws a bar makes to clear itself.
+type lines struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// Write implements io.Writer. It always reports len(p) written so the bar
+// never sees a short write for the bytes it chose to drop.
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, part := range bytes.Split(p, []byte{'\r'}) {
+		part = bytes.TrimSpace(part)
+		if len(part) == 0 {
+			continue
+		}
+		if _, err := l.w.Write(append(part, '\n')); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}

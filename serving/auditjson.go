@@ -1,0 +1,429 @@
+package serving
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"reflect"
+	"strconv"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/engagehq/engage/compliance"
+	"github.com/engagehq/engage/datasets"
+	"github.com/engagehq/engage/serving/engine"
+)
+
+// Audit record JSON without reflection.
+//
+// encoding/json walks a decision by reflection, field by field: about a
+// fifth of a decision's CPU where this was measured, and the largest cost of
+// a decision outside the engine. appendAudit writes the same bytes as
+// json.Marshal(auditRecord{...}) (the tests compare them over many
+// decisions) by hand. It is written for the exact field lists of the types
+// involved: auditShape fingerprints them (names, JSON tags, types), and
+// when it differs from the one appendAudit was written for (a field was
+// added to engine.Decision, say), encodeAudit uses json.Marshal instead, so
+// that no field is ever dropped; TestAuditShape fails until appendAudit is
+// updated.
+
+// auditShapeWant is the fingerprint of the types appendAudit encodes.
+const auditShapeWant = "be217000422b5af"
+
+// auditFast says appendAudit matches the types compiled in.
+var auditFast = auditShape() == auditShapeWant
+
+// encodeAudit encodes the audit record: the decision as answered plus its
+// logged-decisions row.
+func encodeAudit(d *engine.Decision, l *datasets.Decision) ([]byte, error) {
+	p, _, err := encodeAuditIn(d, l, nil)
+	return p, err
+}
+
+// encodeAuditIn encodes the audit record after head: the payload is the
+// returned slice of whole, which is head, the payload and then '}' (the
+// stored form of store.DecisionRecord.Stored), or nil when the payload
+// could not be built in place.
+func encodeAuditIn(d *engine.Decision, l *datasets.Decision, head []byte) (payload, whole []byte, err error) {
+	if !auditFast {
+		p, err := json.Marshal(auditRecord{Decision: d, Logged: l})
+		return p, nil, err
+	}
+	b := make([]byte, 0, int64(len(head))+auditSizeHint.Load()+512)
+	b = append(b, head...)
+	b, ok := appendAudit(b, d, l)
+	auditSizeHint.Store(int64(len(b) - len(head)))
+	if !ok { // a value encoding/json refuses or writes otherwise (NaN, year 10000)
+		p, err := json.Marshal(auditRecord{Decision: d, Logged: l})
+		return p, nil, err
+	}
+	n := len(b)
+	b = append(b, '}')
+	if head == nil {
+		return b[:n:n], nil, nil
+	}
+	return b[len(head):n:n], b, nil
+}
+
+// auditSizeHint is the length of the last audit record: the next one's
+// buffer starts that large (plus slack) instead of growing by doubling.
+var auditSizeHint atomic.Int64
+
+// auditShape fingerprints the field lists of the audit record's types.
+func auditShape() string {
+	h := fnv.New64a()
+	seen := map[reflect.Type]bool{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+			fmt.Fprintf(h, "%s;", t.Kind())
+			t = t.Elem()
+		}
+		fmt.Fprintf(h, "%s;", t)
+		if t.Kind() != reflect.Struct || t == reflect.TypeFor[time.Time]() || seen[t] {
+			return
+		}
+		seen[t] = true
+		for i := range t.NumField() {
+			f := t.Field(i)
+			fmt.Fprintf(h, "{%s %q %v ", f.Name, f.Tag.Get("json"), f.Anonymous)
+			walk(f.Type)
+			fmt.Fprint(h, "}")
+		}
+	}
+	walk(reflect.TypeFor[auditRecord]())
+	return strconv.FormatUint(h.Sum64(), 16)
+}
+
+// appendAudit appends the JSON of auditRecord{d, l}; ok is false when a value
+// needs encoding/json's own handling.
+func appendAudit(b []byte, d *engine.Decision, l *datasets.Decision) (_ []byte, ok bool) {
+	e := jsonw{b: b, ok: true}
+	e.raw(`{"decision_id":`)
+	e.str(d.DecisionID)
+	e.raw(`,"account_id":`)
+	e.str(d.AccountID)
+	e.raw(`,"decided_at":`)
+	e.time(d.DecidedAt)
+	e.raw(`,"outcome":`)
+	e.str(d.Outcome)
+	if d.Action != nil {
+		e.raw(`,"action":`)
+		e.action(d.Action)
+	}
+	e.raw(`,"runners_up":`)
+	if d.RunnersUp == nil {
+		e.raw("null")
+	} else {
+		e.raw("[")
+		for i := range d.RunnersUp {
+			if i > 0 {
+				e.raw(",")
+			}
+			e.action(&d.RunnersUp[i])
+		}
+		e.raw("]")
+	}
+	e.raw(`,"propensity":`)
+	e.float(d.Propensity)
+	e.raw(`,"policy":`)
+	e.str(d.Policy)
+	e.raw(`,"explored":`)
+	e.bool(d.Explored)
+	e.raw(`,"holdout":`)
+	e.bool(d.Holdout)
+	if d.Fallback != "" {
+		e.raw(`,"fallback":`)
+		e.str(d.Fallback)
+	}
+	e.raw(`,"model_version":`)
+	e.str(d.ModelVersion)
+	if d.Target != "" {
+		e.raw(`,"target":`)
+		e.str(d.Target)
+	}
+	if d.WaitUntil != nil {
+		e.raw(`,"wait_until":`)
+		e.time(*d.WaitUntil)
+	}
+	e.raw(`,"time_zone":`)
+	e.str(d.TimeZone)
+	e.raw(`,"compliance":`)
+	e.compliance(&d.Compliance)
+	e.raw(`,"reasons":`)
+	e.strs(d.Reasons)
+	e.raw(`,"features":{`)
+	if d.Features.AsOf != nil {
+		e.raw(`"as_of":`)
+		e.time(*d.Features.AsOf)
+		e.raw(",")
+	}
+	e.raw(`"age_seconds":`)
+	e.float(d.Features.AgeSeconds)
+	e.raw(`,"stale":`)
+	e.bool(d.Features.Stale)
+	e.raw(`,"hash":`)
+	e.str(d.Features.Hash)
+	e.raw(`},"candidates_considered":`)
+	e.int(int64(d.Candidates))
+	if l != nil {
+		e.raw(`,"logged":{`)
+		if l.Tenant != "" {
+			e.raw(`"tenant":`)
+			e.str(l.Tenant)
+			e.raw(",")
+		}
+		e.raw(`"decision_id":`)
+		e.str(l.DecisionID)
+		e.raw(`,"account_id":`)
+		e.str(l.AccountID)
+		e.raw(`,"at":`)
+		e.int(l.At)
+		e.raw(`,"send_at":`)
+		e.int(l.SendAt)
+		e.raw(`,"channel":`)
+		e.str(l.Channel)
+		e.raw(`,"local_hour":`)
+		e.int(int64(l.LocalHour))
+		e.raw(`,"message":`)
+		e.str(l.Message)
+		e.raw(`,"propensity":`)
+		e.float(l.Propensity)
+		e.raw(`,"policy":`)
+		e.str(l.Policy)
+		e.raw(`,"holdout":`)
+		e.bool(l.Holdout)
+		if l.Model != "" {
+			e.raw(`,"model_version":`)
+			e.str(l.Model)
+		}
+		e.raw("}")
+	}
+	e.raw("}")
+	return e.b, e.ok
+}
+
+// jsonw appends JSON the way encoding/json writes it (HTML-escaped strings,
+// its float format); ok turns false on a value it would refuse.
+type jsonw struct {
+	b  []byte
+	ok bool
+}
+
+func (e *jsonw) raw(s string) { e.b = append(e.b, s...) }
+
+func (e *jsonw) bool(v bool) { e.b = strconv.AppendBool(e.b, v) }
+
+func (e *jsonw) int(v int64) { e.b = strconv.AppendInt(e.b, v, 10) }
+
+// float is encoding/json's float64 encoding.
+func (e *jsonw) float(f float64) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		e.ok = false
+		e.b = append(e.b, '0')
+		return
+	}
+	fmtc := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		fmtc = 'e'
+	}
+	e.b = strconv.AppendFloat(e.b, f, fmtc, -1, 64)
+	if fmtc == 'e' {
+		// e-09 to e-9
+		n := len(e.b)
+		if n >= 4 && e.b[n-4] == 'e' && e.b[n-3] == '-' && e.b[n-2] == '0' {
+			e.b[n-2] = e.b[n-1]
+			e.b = e.b[:n-1]
+		}
+	}
+}
+
+// time is time.Time's MarshalJSON (RFC 3339 with nanoseconds).
+func (e *jsonw) time(t time.Time) {
+	if y := t.Year(); y < 0 || y > 9999 {
+		e.ok = false
+	}
+	e.b = append(e.b, '"')
+	e.b = t.AppendFormat(e.b, time.RFC3339Nano)
+	e.b = append(e.b, '"')
+}
+
+func (e *jsonw) strs(ss []string) {
+	if ss == nil {
+		e.raw("null")
+		return
+	}
+	e.b = append(e.b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			e.b = append(e.b, ',')
+		}
+		e.str(s)
+	}
+	e.b = append(e.b, ']')
+}
+
+func (e *jsonw) action(a *engine.Action) {
+	e.raw(`{"channel":`)
+	e.str(a.Channel)
+	e.raw(`,"message":`)
+	e.str(a.Message)
+	e.raw(`,"send_at":`)
+	e.time(a.SendAt)
+	e.raw(`,"send_at_local":`)
+	e.str(a.SendAtLocal)
+	e.raw(`,"local_hour":`)
+	e.int(int64(a.LocalHour))
+	if a.P != nil {
+		e.raw(`,"p":`)
+		e.float(*a.P)
+	}
+	if a.ExpectedValue != nil {
+		e.raw(`,"expected_value":`)
+		e.float(*a.ExpectedValue)
+	}
+	if a.MovedByFirewall {
+		e.raw(`,"moved_by_firewall":true`)
+	}
+	e.b = append(e.b, '}')
+}
+
+func (e *jsonw) compliance(c *engine.Compliance) {
+	e.raw(`{"jurisdictions":`)
+	e.strs(c.Jurisdictions)
+	e.raw(`,"zones":`)
+	e.strs(c.Zones)
+	e.raw(`,"channels":`)
+	if c.Channels == nil {
+		e.raw("null")
+	} else {
+		e.b = append(e.b, '[')
+		for i := range c.Channels {
+			v := &c.Channels[i]
+			if i > 0 {
+				e.b = append(e.b, ',')
+			}
+			e.raw(`{"channel":`)
+			e.str(v.Channel)
+			e.raw(`,"allowed_now":`)
+			e.bool(v.AllowedNow)
+			e.raw(`,"earliest_allowed":`)
+			if v.EarliestAllowed == nil {
+				e.raw("null")
+			} else {
+				e.time(*v.EarliestAllowed)
+			}
+			if len(v.Reasons) > 0 {
+				e.raw(`,"reasons":[`)
+				for j := range v.Reasons {
+					if j > 0 {
+						e.b = append(e.b, ',')
+					}
+					e.reason(&v.Reasons[j])
+				}
+				e.b = append(e.b, ']')
+			}
+			e.b = append(e.b, '}')
+		}
+		e.b = append(e.b, ']')
+	}
+	e.raw(`,"notices":`)
+	if c.Notices == nil {
+		e.raw("null")
+	} else {
+		e.b = append(e.b, '[')
+		for i := range c.Notices {
+			n := &c.Notices[i]
+			if i > 0 {
+				e.b = append(e.b, ',')
+			}
+			e.raw(`{"id":`)
+			e.str(n.ID)
+			e.raw(`,"text":`)
+			e.str(n.Text)
+			e.raw(`,"jurisdiction":`)
+			e.str(n.Jurisdiction)
+			e.raw(`,"source":`)
+			e.str(n.Source)
+			e.raw(`,"status":`)
+			e.str(n.Status)
+			e.b = append(e.b, '}')
+		}
+		e.b = append(e.b, ']')
+	}
+	if len(c.Warnings) > 0 {
+		e.raw(`,"warnings":`)
+		e.strs(c.Warnings)
+	}
+	e.b = append(e.b, '}')
+}
+
+func (e *jsonw) reason(r *compliance.Reason) {
+	e.raw(`{"rule":`)
+	e.str(r.Rule)
+	e.raw(`,"text":`)
+	e.str(r.Text)
+	e.raw(`,"jurisdiction":`)
+	e.str(r.Jurisdiction)
+	e.raw(`,"source":`)
+	e.str(r.Source)
+	e.raw(`,"status":`)
+	e.str(r.Status)
+	e.b = append(e.b, '}')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// str is encoding/json's string encoding with HTML escaping.
+func (e *jsonw) str(s string) {
+	b := append(e.b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	e.b = append(b, '"')
+}

@@ -1,0 +1,218 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/engagehq/engage/compliance"
+	"github.com/engagehq/engage/datasets"
+	"github.com/engagehq/engage/features"
+	"github.com/engagehq/engage/models"
+	"github.com/engagehq/engage/models/action"
+	"github.com/engagehq/engage/models/gbdt"
+	"github.com/engagehq/engage/models/registry"
+)
+
+// benchT0 is the decision instant of the serving benchmarks' world.
+var benchT0 = time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
+
+// worldModel fits the small gbdt of serving's benchmarks (action columns, one
+// engagement rate, the send slot's affinity and the jurisdiction) on
+// synthetic rows where email in the evening with firm messages engages most,
+// and returns its scorer (plain prediction) and the gbdt model inside it (for
+// UseBound).
+func worldModel(tb testing.TB, seed uint64) (*ModelScorer, *gbdt.Model) {
+	tb.Helper()
+	feats := []models.Feature{
+		{Name: "channel", Kind: models.Categorical, Levels: datasets.Channels},
+		{Name: "local_hour", Kind: models.Numeric},
+		{Name: "message", Kind: models.Categorical, Levels: datasets.Messages},
+		{Name: "email_engagement_rate", Kind: models.Numeric},
+		{Name: "send_slot_affinity", Kind: models.Numeric},
+		{Name: "jurisdiction", Kind: models.Categorical, Levels: []string{"CA-ON", "GB", "US-MA", "US-TX"}},
+	}
+	rng := rand.New(rand.NewPCG(seed, 7))
+	n := 2000
+	X := models.NewMatrix(n, feats)
+	y := make([]float64, n)
+	for i := 0; i < n; i++ {
+		r := X.Row(i)
+		r[0], r[1], r[2] = float64(rng.IntN(5)), float64(8+rng.IntN(13)), float64(rng.IntN(5))
+		r[3], r[4], r[5] = rng.Float64(), rng.Float64()*2, float64(rng.IntN(4))
+		p := 0.05
+		if r[0] == 0 {
+			p += 0.2
+		}
+		if r[1] >= 17 {
+			p += 0.1
+		}
+		if r[2] == 2 {
+			p += 0.1
+		}
+		if rng.Float64() < p {
+			y[i] = 1
+		}
+	}
+	o := gbdt.DefaultOptions()
+	o.MaxIter, o.Seed = 20+int(seed), seed
+	gm, err := gbdt.Fit(context.Background(), X, y, nil, nil, o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	payload, err := action.EncodePayload(gm, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a := &registry.Artifact{Format: registry.ArtifactFormat, Family: action.FamilyGBDT, Payload: payload, Features: feats,
+		DataHash: fmt.Sprintf("test-%d", seed), Seed: seed, Target: "engaged_48h", Created: benchT0}
+	m, err := action.FromArtifact(a)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sc, err := NewModelScorer(m)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	g, err := action.DecodeGBDT(payload)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sc, g
+}
+
+// worldInputs returns the serving benchmarks' accounts (four jurisdictions,
+// every consent, a letter, an email delivered and opened, a payment for one
+// in three), each with its feature state and its compliance subject compiled
+// once, as serving's view cache holds them.
+func worldInputs(tb testing.TB, fw *compliance.Firewall, n int) []*Input {
+	tb.Helper()
+	js := []struct{ j, z, cur string }{{"US-TX", "America/Chicago", "USD"}, {"GB", "Europe/London", "GBP"}, {"CA-ON", "America/Toronto", "CAD"}, {"US-MA", "America/New_York", "USD"}}
+	out := make([]*Input, n)
+	for i := range out {
+		j := js[i%len(js)]
+		row := datasets.Account{ID: fmt.Sprintf("K%04d", i), ReferredAt: benchT0.Add(-30 * 24 * time.Hour).UnixMicro(),
+			Balance: int64(10_000 + 100*i), Currency: j.cur, Product: "bnpl", DaysPastDue: 30, Jurisdiction: j.j, TimeZone: j.z,
+			AgeBand: "25-34", Language: "en", ConsentEmail: true, ConsentSMS: true, ConsentCall: true, ConsentPush: true, ConsentLetter: true}
+		base := benchT0.Add(-20 * 24 * time.Hour).Add(time.Duration(i) * time.Minute)
+		var evs []datasets.Event
+		add := func(k int, typ, ch string, dt time.Duration, amt int64) {
+			e := datasets.Event{EventID: fmt.Sprintf("%s-e%d", row.ID, k), AccountID: row.ID, Type: typ, At: base.Add(dt).UnixMicro(), Channel: ch}
+			if ch == datasets.ChannelEmail || ch == datasets.ChannelLetter {
+				e.Message = datasets.MessageFriendly
+			}
+			if amt > 0 {
+				e.Amount, e.Currency, e.Message, e.Channel = amt, row.Currency, "", ""
+			}
+			evs = append(evs, e)
+		}
+		add(0, datasets.EventLetterMailed, datasets.ChannelLetter, 0, 0)
+		add(1, datasets.EventContactSent, datasets.ChannelEmail, 24*time.Hour, 0)
+		add(2, datasets.EventDelivered, datasets.ChannelEmail, 24*time.Hour+time.Minute, 0)
+		add(3, datasets.EventOpened, datasets.ChannelEmail, 26*time.Hour, 0)
+		if i%3 == 0 {
+			add(4, datasets.EventPayment, "", 3*24*time.Hour, 1000)
+		}
+		fa, err := features.NewAccount(&row)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		st := features.NewState()
+		for k := range evs {
+			if err := st.Apply(&evs[k], fa); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		ca, ledger := FromEvents(&row, evs, nil)
+		sub, err := fw.Subject(ca, ledger)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out[i] = &Input{Tenant: "bench", DecisionID: fmt.Sprint("d", i), Now: benchT0, Account: fa, State: st, Subject: sub}
+	}
+	return out
+}
+
+// BenchmarkDecideWorld is Engine.Decide alone on the world of serving's
+// BenchmarkDecide (its model, accounts and cached compliance subjects), so
+// the engine's share of an in-process decision shows apart from the store,
+// the JSON encoding and the audit write. ns/op is one decision on one core.
+//
+//   - model: the default options (2 profile slots per channel), the model
+//     scored as serving loads it;
+//   - bound: model with gbdt partial evaluation forced on;
+//   - all_hours: every permitted hour (coordinate search);
+//   - parallel: model, b.RunParallel over every core (amortised wall time).
+//
+// cpu-ns/op is the process's CPU time per decision, steadier than ns/op on a
+// shared machine.
+func BenchmarkDecideWorld(b *testing.B) {
+	fw, err := compliance.Open(compliance.DefaultOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The scorer as serving loads it (partial evaluation when it measures
+	// faster), and one forced to use partial evaluation.
+	sc, g := worldModel(b, 1)
+	if err := sc.UseBound(g, false); err != nil && !errors.Is(err, ErrBoundSlower) {
+		b.Fatal(err)
+	}
+	b.Logf("partial evaluation chosen: %v", sc.Bound())
+	bound, g2 := worldModel(b, 1)
+	if err := bound.UseBound(g2, true); err != nil {
+		b.Fatal(err)
+	}
+	ins := worldInputs(b, fw, 1000)
+	for _, tc := range []struct {
+		name     string
+		all, par bool
+		sc       Scorer
+	}{{"model", false, false, sc}, {"bound", false, false, bound}, {"all_hours", true, false, sc}, {"parallel", false, true, sc}} {
+		sc := tc.sc
+		b.Run(tc.name, func(b *testing.B) {
+			o := DefaultOptions()
+			o.AllHours = tc.all
+			eng, err := New(fw, o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			cpu := processCPU()
+			defer func() {
+				if c := processCPU() - cpu; c > 0 {
+					b.ReportMetric(float64(c.Nanoseconds())/float64(b.N), "cpu-ns/op")
+				}
+			}()
+			if tc.par {
+				var next atomic.Int64
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						in := *ins[int(next.Add(1))%len(ins)]
+						acct := *in.Account // as serving: Account caches lookups inside
+						in.Account = &acct
+						if _, err := eng.Decide(ctx, &in, sc, ""); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				return
+			}
+			i := 0
+			for b.Loop() {
+				in := *ins[i%len(ins)]
+				acct := *in.Account
+				in.Account = &acct
+				if _, err := eng.Decide(ctx, &in, sc, ""); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
