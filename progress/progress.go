@@ -18,7 +18,8 @@ const (
 )
 
 // New returns a bar over total units (-1 when unknown) named desc, counting
-// unit ("events", "rows", "accounts"), that writes to w.
+// unit ("events", "rows", "accounts"), that writes to w; a nil w gives a
+// silent bar, so callers need not branch on a quiet flag.
 func New(w io.Writer, total int64, desc, unit string) *progressbar.ProgressBar {
 	return build(w, total, desc,
 		progressbar.OptionShowCount(),
@@ -33,6 +34,9 @@ func NewBytes(w io.Writer, total int64, desc string) *progressbar.ProgressBar {
 }
 
 func build(w io.Writer, total int64, desc string, unit ...progressbar.Option) *progressbar.ProgressBar {
+	if w == nil {
+		return progressbar.DefaultSilent(total)
+	}
 	opts := append([]progressbar.Option{
 		progressbar.OptionSetDescription(desc),
 		progressbar.OptionSetPredictTime(true),

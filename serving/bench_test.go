@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/engagehq/engage/compliance"
+	"github.com/engagehq/engage/cputime"
 	"github.com/engagehq/engage/datasets"
 	"github.com/engagehq/engage/models/action"
 	"github.com/engagehq/engage/store"
@@ -91,7 +92,7 @@ func BenchmarkDecide(b *testing.B) {
 		var next atomic.Int64
 		b.SetParallelism(32)
 		b.ReportAllocs()
-		cpu0 := processCPU()
+		cpu0 := cputime.Process()
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -103,7 +104,7 @@ func BenchmarkDecide(b *testing.B) {
 			}
 		})
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
-		b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N)/1e3, "cpu-µs/op")
+		b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N)/1e3, "cpu-µs/op")
 	})
 	b.Run("cold", func(b *testing.B) {
 		s, ids := benchServer(b, 1000, true)
@@ -118,7 +119,7 @@ func BenchmarkDecide(b *testing.B) {
 func benchDecideSerial(b *testing.B, s *Server, ids []string, cold bool) {
 	ctx := context.Background()
 	b.ReportAllocs()
-	cpu0 := processCPU()
+	cpu0 := cputime.Process()
 	i := 0
 	for b.Loop() {
 		id := ids[i%len(ids)]
@@ -130,7 +131,7 @@ func benchDecideSerial(b *testing.B, s *Server, ids []string, cold bool) {
 		}
 		i++
 	}
-	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N)/1e3, "cpu-µs/op")
+	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N)/1e3, "cpu-µs/op")
 }
 
 // BenchmarkDecideNoAudit is the decision without the audit write (cached
@@ -140,7 +141,7 @@ func BenchmarkDecideNoAudit(b *testing.B) {
 	ctx := context.Background()
 	m := s.scorer.Load()
 	b.ReportAllocs()
-	cpu0 := processCPU()
+	cpu0 := cputime.Process()
 	i := 0
 	for b.Loop() {
 		if _, err := s.decideOne(ctx, "bench", ids[i%len(ids)], t0, m); err != nil {
@@ -148,7 +149,7 @@ func BenchmarkDecideNoAudit(b *testing.B) {
 		}
 		i++
 	}
-	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N)/1e3, "cpu-µs/op")
+	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N)/1e3, "cpu-µs/op")
 }
 
 // BenchmarkDecideBatch decides 1,000 accounts per call (two workers) with one
@@ -158,7 +159,7 @@ func BenchmarkDecideBatch(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	n := 0
-	start, cpu0 := time.Now(), processCPU()
+	start, cpu0 := time.Now(), cputime.Process()
 	for b.Loop() {
 		if _, err := s.Decide(ctx, "bench", ids, t0); err != nil {
 			b.Fatal(err)
@@ -166,7 +167,7 @@ func BenchmarkDecideBatch(b *testing.B) {
 		n += len(ids)
 	}
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "accounts/s")
-	b.ReportMetric(float64(processCPU()-cpu0)/float64(n)/1e3, "cpu-µs/account")
+	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(n)/1e3, "cpu-µs/account")
 }
 
 // BenchmarkIngest appends batches of 1,000 new events (validation, feature
@@ -176,7 +177,7 @@ func BenchmarkIngest(b *testing.B) {
 	b.ReportAllocs()
 	n, k := 0, 0
 	base := t0.Add(time.Hour).UnixMicro()
-	start, cpu0 := time.Now(), processCPU()
+	start, cpu0 := time.Now(), cputime.Process()
 	for b.Loop() {
 		evs := make([]datasets.Event, 1000)
 		for j := range evs {
@@ -191,7 +192,7 @@ func BenchmarkIngest(b *testing.B) {
 		n += len(evs)
 	}
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "events/s")
-	b.ReportMetric(float64(processCPU()-cpu0)/float64(n)/1e3, "cpu-µs/event")
+	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(n)/1e3, "cpu-µs/event")
 }
 
 // BenchmarkHTTPDecide is POST /v1/decisions for one account over loopback
@@ -223,7 +224,7 @@ func BenchmarkHTTPDecide(b *testing.B) {
 			var next atomic.Int64
 			b.SetParallelism(16)
 			b.ReportAllocs()
-			cpu0 := processCPU()
+			cpu0 := cputime.Process()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -244,7 +245,7 @@ func BenchmarkHTTPDecide(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
-			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N)/1e3, "cpu-µs/op")
+			b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N)/1e3, "cpu-µs/op")
 		})
 	}
 }

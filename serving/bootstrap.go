@@ -12,6 +12,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/engagehq/engage/datasets"
+	"github.com/engagehq/engage/progress"
 	"github.com/engagehq/engage/store"
 )
 
@@ -92,17 +93,15 @@ func (s *Server) Bootstrap(ctx context.Context, tenant, dir string, progress io.
 }
 
 // eachBatch streams a Parquet table in batches of bootBatch rows.
-func eachBatch[T datasets.Row](ctx context.Context, path, what string, progress io.Writer, fn func([]T) error) error {
+func eachBatch[T datasets.Row](ctx context.Context, path, what string, pw io.Writer, fn func([]T) error) error {
 	r, err := datasets.Open[T](path)
 	if err != nil {
 		return fmt.Errorf("bootstrap %s: %w", what, err)
 	}
 	defer r.Close()
 	var bar *progressbar.ProgressBar
-	if progress != nil {
-		bar = progressbar.NewOptions64(r.NumRows(), progressbar.OptionSetWriter(progress),
-			progressbar.OptionSetDescription("load "+what), progressbar.OptionShowCount(), progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("rows"), progressbar.OptionThrottle(200_000_000), progressbar.OptionClearOnFinish())
+	if pw != nil {
+		bar = progress.New(pw, r.NumRows(), "load "+what, "rows")
 		defer bar.Finish()
 	}
 	buf := make([]T, bootBatch)

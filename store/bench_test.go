@@ -3,20 +3,12 @@ package store
 import (
 	"fmt"
 	"math/rand/v2"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/engagehq/engage/cputime"
 	"github.com/engagehq/engage/datasets"
 )
-
-// cpuTime is the process's user+system CPU time, badger's background goroutines
-// included: on a shared machine it measures cost where wall time measures contention.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // benchStore opens an on-disk store with server defaults (64 MiB memtables).
 func benchStore(b *testing.B, sync bool) *DB {
@@ -59,7 +51,7 @@ func benchAppend(b *testing.B, sync bool, size int) {
 	batches := benchBatches(rng, as, size, 64)
 	b.ReportAllocs()
 	i, parts := 0, 0
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), cputime.Process()
 	for b.Loop() {
 		bt := batches[i%len(batches)]
 		if i >= len(batches) { // fresh ids: measure appends, not replays
@@ -76,7 +68,7 @@ func benchAppend(b *testing.B, sync bool, size int) {
 		i++
 	}
 	b.ReportMetric(float64(i*size)/time.Since(start).Seconds(), "events/s")
-	b.ReportMetric(float64(i*size)/(cpuTime()-cpu0).Seconds(), "events/cpu-s")
+	b.ReportMetric(float64(i*size)/(cputime.Process()-cpu0).Seconds(), "events/cpu-s")
 	b.ReportMetric(float64(parts)/float64(i), "txns/batch")
 }
 
@@ -105,7 +97,7 @@ func BenchmarkFeatureStateGet(b *testing.B) {
 	}
 	b.ReportAllocs()
 	n := 0
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), cputime.Process()
 	for b.Loop() {
 		_, err := db.FeatureState("t1", as[rng.IntN(len(as))].ID)
 		if err != nil {
@@ -114,7 +106,7 @@ func BenchmarkFeatureStateGet(b *testing.B) {
 		n++
 	}
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "reads/s")
-	b.ReportMetric(float64(n)/(cpuTime()-cpu0).Seconds(), "reads/cpu-s")
+	b.ReportMetric(float64(n)/(cputime.Process()-cpu0).Seconds(), "reads/cpu-s")
 }
 
 // BenchmarkEventsTimeline reads one random account's whole log (about 50 events),

@@ -11,12 +11,12 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/engagehq/engage/datasets"
 	"github.com/engagehq/engage/models"
+	"github.com/engagehq/engage/progress"
 )
 
 // ErrBadInput marks a table that cannot be trained on or scored (empty,
@@ -78,19 +78,7 @@ func ReadTable(ctx context.Context, path string, progress io.Writer) (*datasets.
 
 // newBar returns a progress bar writing to w, or a silent one when w is nil.
 func newBar(w io.Writer, total int64, desc, unit string) *progressbar.ProgressBar {
-	if w == nil {
-		return progressbar.DefaultSilent(total)
-	}
-	return progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription(desc),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString(unit),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-	)
+	return progress.New(w, total, desc, unit)
 }
 
 // selectFeatures derives the model's feature list from the table's roles. It

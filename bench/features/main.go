@@ -22,9 +22,9 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/engagehq/engage/cputime"
 	"github.com/engagehq/engage/datasets/synth"
 	"github.com/engagehq/engage/features"
 )
@@ -130,7 +130,7 @@ func run(nEvents int, cache, out string, skipDuck bool, only string, repeat int)
 	}
 	st, _ := os.Stat(x)
 	rows = append(rows, result{"features build (priors pass + read-out + write X.parquet)", full, sum.Events, cpu, load1()})
-	buildRSS := peakRSS()
+	buildRSS := cputime.PeakRSS()
 	// 2. the same with the priors given: one pass over the events.
 	o1 := features.DefaultOptions()
 	o1.Priors = sum.Priors
@@ -224,13 +224,13 @@ func run(nEvents int, cache, out string, skipDuck bool, only string, repeat int)
 // shared machine the fastest run is the one least slowed by other work.
 func best(n int, fn func() error) (wall, cpu time.Duration, err error) {
 	for i := 0; i < max(n, 1); i++ {
-		c0 := cpuTime()
+		c0 := cputime.Process()
 		t0 := time.Now()
 		if err := fn(); err != nil {
 			return 0, 0, err
 		}
 		if d := time.Since(t0); i == 0 || d < wall {
-			wall, cpu = d, cpuTime()-c0
+			wall, cpu = d, cputime.Process()-c0
 		}
 	}
 	return wall, cpu, nil
@@ -254,24 +254,6 @@ func load1() string {
 		return f[0]
 	}
 	return "?"
-}
-
-// peakRSS is the process's peak resident set size in bytes.
-func peakRSS() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Maxrss << 10 // kilobytes on Linux
-}
-
-// cpuTime is the process's user+system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // runDuckDB installs the pinned @duckdb/node-api into cache (once) and runs the
@@ -328,7 +310,7 @@ func moduleRoot() (string, error) {
 
 // runOnly runs one part, for profiling.
 func runOnly(ctx context.Context, only string, in features.Inputs, tmp string) error {
-	c0 := cpuTime()
+	c0 := cputime.Process()
 	t0 := time.Now()
 	var err error
 	var n int64
@@ -356,6 +338,6 @@ func runOnly(ctx context.Context, only string, in features.Inputs, tmp string) e
 	}
 	d := time.Since(t0)
 	la, _ := os.ReadFile("/proc/loadavg")
-	fmt.Printf("%s: %.2f s wall, %.2f s CPU (%d events, %.2f M events/s%s); load average %s", only, d.Seconds(), (cpuTime() - c0).Seconds(), n, float64(n)/d.Seconds()/1e6, extra, la)
+	fmt.Printf("%s: %.2f s wall, %.2f s CPU (%d events, %.2f M events/s%s); load average %s", only, d.Seconds(), (cputime.Process() - c0).Seconds(), n, float64(n)/d.Seconds()/1e6, extra, la)
 	return nil
 }

@@ -8,11 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/engagehq/engage/progress"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/engagehq/engage/datasets"
+	"github.com/engagehq/engage/progress"
 )
 
 func init() {

@@ -5,10 +5,10 @@ import (
 	"time"
 	_ "time/tzdata" // zones load on a bare machine
 
-	"github.com/engagehq/engage/progress"
 	"github.com/spf13/cobra"
 
 	"github.com/engagehq/engage/datasets/synth"
+	"github.com/engagehq/engage/progress"
 )
 
 func init() {

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/engagehq/engage/progress"
 	"github.com/spf13/cobra"
 
 	"github.com/engagehq/engage/models/action"
 	"github.com/engagehq/engage/models/registry"
+	"github.com/engagehq/engage/progress"
 	"github.com/engagehq/engage/training/ope"
 )
 

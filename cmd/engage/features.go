@@ -5,10 +5,10 @@ import (
 	"os"
 	"time"
 
-	"github.com/engagehq/engage/progress"
 	"github.com/spf13/cobra"
 
 	"github.com/engagehq/engage/features"
+	"github.com/engagehq/engage/progress"
 )
 
 // featuresCmd groups the commands of the feature definitions' batch driver.

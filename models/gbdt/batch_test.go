@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/engagehq/engage/cputime"
 	"github.com/engagehq/engage/models"
 )
 
@@ -188,9 +189,9 @@ func BenchmarkCandidates(b *testing.B) {
 	nf := len(m.features)
 	out := make([]float64, len(rows)/nf)
 	cpu := func(b *testing.B) func() {
-		start := processCPU()
+		start := cputime.Process()
 		return func() {
-			if c := processCPU() - start; c > 0 {
+			if c := cputime.Process() - start; c > 0 {
 				b.ReportMetric(float64(c.Nanoseconds())/float64(b.N), "cpu-ns/op")
 			}
 		}

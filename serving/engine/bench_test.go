@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/engagehq/engage/compliance"
+	"github.com/engagehq/engage/cputime"
 	"github.com/engagehq/engage/datasets"
 	"github.com/engagehq/engage/features"
 	"github.com/engagehq/engage/models"
@@ -182,9 +183,9 @@ func BenchmarkDecideWorld(b *testing.B) {
 			}
 			ctx := context.Background()
 			b.ReportAllocs()
-			cpu := processCPU()
+			cpu := cputime.Process()
 			defer func() {
-				if c := processCPU() - cpu; c > 0 {
+				if c := cputime.Process() - cpu; c > 0 {
 					b.ReportMetric(float64(c.Nanoseconds())/float64(b.N), "cpu-ns/op")
 				}
 			}()

@@ -16,6 +16,7 @@ import (
 	"github.com/engagehq/engage/compliance"
 	"github.com/engagehq/engage/datasets"
 	"github.com/engagehq/engage/datasets/synth"
+	"github.com/engagehq/engage/progress"
 	"github.com/engagehq/engage/serving/engine"
 )
 
@@ -89,19 +90,7 @@ func newWorld(o *Options, seed uint64) (*synth.World, error) {
 }
 
 func newBar(w interface{ Write([]byte) (int, error) }, total int64) *progressbar.ProgressBar {
-	if w == nil {
-		return progressbar.DefaultSilent(total)
-	}
-	return progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription("simulate"),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetItsString("days"),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(250*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-	)
+	return progress.New(w, total, "simulate", "days")
 }
 
 // sim is one policy played on one world.

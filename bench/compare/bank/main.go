@@ -51,12 +51,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/engagehq/engage/progress"
-
 	"github.com/engagehq/engage/bench/compare"
 	"github.com/engagehq/engage/models"
 	"github.com/engagehq/engage/models/gbdt"
 	"github.com/engagehq/engage/models/linear"
+	"github.com/engagehq/engage/progress"
 	"github.com/engagehq/engage/training/baseline"
 )
 
