@@ -48,7 +48,10 @@ func build(w io.Writer, total int64, desc string, unit ...progressbar.Option) *p
 			progressbar.OptionClearOnFinish())
 	} else {
 		opts = append(opts,
-			progressbar.OptionSetWriter(&lines{w: w}),
+			// The blank 0% render starts the clock, so the first update is
+			// throttled like the rest; it says nothing, so it is not printed.
+			progressbar.OptionSetRenderBlankState(true),
+			progressbar.OptionSetWriter(&lines{w: w, skip: 1}),
 			progressbar.OptionThrottle(LogInterval),
 			progressbar.OptionUseANSICodes(false),
 			progressbar.OptionSetWidth(20))
@@ -73,8 +76,9 @@ func IsTerminal(w io.Writer) bool {
 // lines turns the bar's in-place redraws (carriage returns, padding) into
 // whole lines, dropping the blank redraws a bar makes to clear itself.
 type lines struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu   sync.Mutex
+	w    io.Writer
+	skip int // leading lines to drop
 }
 
 // Write implements io.Writer. It always reports len(p) written so the bar
@@ -85,6 +89,10 @@ func (l *lines) Write(p []byte) (int, error) {
 	for _, part := range bytes.Split(p, []byte{'\r'}) {
 		part = bytes.TrimSpace(part)
 		if len(part) == 0 {
+			continue
+		}
+		if l.skip > 0 {
+			l.skip--
 			continue
 		}
 		if _, err := l.w.Write(append(part, '\n')); err != nil {
