@@ -35,6 +35,13 @@ func card(rep *Report, o *Options) registry.Card {
 	}
 	td.WriteString(".")
 	c.TrainingData = td.String()
+	c.Split = &registry.Split{By: sp.By}
+	if strings.HasPrefix(sp.By, "time") {
+		c.Split.ValidFrom, c.Split.TestFrom = time.UnixMicro(sp.ValidFrom).UTC(), time.UnixMicro(sp.TestFrom).UTC()
+	}
+	if o.Treatment != "" {
+		c.Uplift = &registry.Uplift{Treatment: o.Treatment, Control: o.Control, Outcome: o.Target, Method: o.UpliftMethod}
+	}
 
 	var ev strings.Builder
 	if o.Treatment != "" {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/engagehq/engage/models/registry"
@@ -32,8 +33,18 @@ var (
 // ReadUpliftCard reads the design of an uplift model from the card training
 // wrote for it (card.go is the one writer of that prose; TestReadUpliftCard
 // keeps the two in step).
+//
+// Cards carry the design as structured fields (registry.Card.Uplift and
+// Split); the prose is read only for cards written before those existed.
 func ReadUpliftCard(c registry.Card) (UpliftDesign, error) {
 	var d UpliftDesign
+	if c.Uplift != nil {
+		d.Treatment, d.Control, d.Target = c.Uplift.Treatment, c.Uplift.Control, c.Uplift.Outcome
+		if c.Split != nil && strings.HasPrefix(c.Split.By, "time") {
+			d.TestFrom = c.Split.TestFrom.UTC()
+		}
+		return d, nil
+	}
 	m := upliftSummaryRE.FindStringSubmatch(c.Summary)
 	if m == nil {
 		return d, fmt.Errorf("card %s: the summary does not name an uplift treatment: %q", c.Version, c.Summary)

@@ -42,6 +42,16 @@ func TestReadUpliftCard(t *testing.T) {
 		if d.Treatment != "treated" || d.Control != control || d.Target != "engaged" || !d.TestFrom.Equal(want) {
 			t.Errorf("read %+v, want treated/%q/engaged test from %s", d, control, want)
 		}
+		if c.Uplift == nil || c.Split == nil || c.Uplift.Method != o.UpliftMethod {
+			t.Fatalf("card lacks its structured design: uplift %+v split %+v", c.Uplift, c.Split)
+		}
+		// A card from before the structured fields is read from its prose,
+		// to the same design.
+		legacy := c
+		legacy.Uplift, legacy.Split = nil, nil
+		if d2, err := ReadUpliftCard(legacy); err != nil || d2 != d {
+			t.Errorf("prose read %+v %v, want %+v", d2, err, d)
+		}
 	}
 	// A random split has no test-split instant; a classifier's card no design.
 	d, err := ReadUpliftCard(registry.Card{Summary: "X-learner uplift model (gbdt base learners) of the effect of `message` (control \"friendly_reminder\") on `paid_7d`.",

@@ -20,6 +20,12 @@ type Card struct {
 	Limitations  []string `json:"limitations,omitempty"`
 	Owner        string   `json:"owner,omitempty"`
 
+	// Split and Uplift are the training design in machine-readable form:
+	// evaluations read them to tell the rows a model saw from those it did
+	// not, and what an uplift score is an effect of. Written by training.
+	Split  *Split  `json:"split,omitempty"`
+	Uplift *Uplift `json:"uplift,omitempty"`
+
 	// Filled by Register.
 	Version  string             `json:"version"`
 	Hash     string             `json:"hash"`
@@ -30,6 +36,26 @@ type Card struct {
 	Features []string           `json:"features"`
 	Metrics  map[string]float64 `json:"metrics,omitempty"`
 	Created  time.Time          `json:"created"`
+}
+
+// Split is how training divided its rows.
+type Split struct {
+	// By is "time:COLUMN" for a time split or "random(SEED)" for a seeded one.
+	By string `json:"by"`
+	// ValidFrom and TestFrom start the validation and test periods of a time
+	// split: every training row is before ValidFrom, every validation row
+	// before TestFrom. Zero for a random split.
+	ValidFrom time.Time `json:"valid_from,omitzero"`
+	TestFrom  time.Time `json:"test_from,omitzero"`
+}
+
+// Uplift is what an uplift model estimates: the effect of each level of
+// Treatment against Control on Outcome.
+type Uplift struct {
+	Treatment string `json:"treatment"`
+	Control   string `json:"control"`
+	Outcome   string `json:"outcome"`
+	Method    string `json:"method"`
 }
 
 func (c Card) fill(v Version, a *Artifact) Card {
