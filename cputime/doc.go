@@ -1,4 +1,5 @@
-// Package cputime reads the CPU time the process has used, for benchmarks.
+// Package cputime reads what benchmarks report beside wall time: the CPU time
+// and peak memory of the process, and the machine's load average.
 //
 // On a machine shared with other work, wall time measures contention as much
 // as cost; the process's user and system time (every thread: background

@@ -129,7 +129,7 @@ func run(nEvents int, cache, out string, skipDuck bool, only string, repeat int)
 		return err
 	}
 	st, _ := os.Stat(x)
-	rows = append(rows, result{"features build (priors pass + read-out + write X.parquet)", full, sum.Events, cpu, load1()})
+	rows = append(rows, result{"features build (priors pass + read-out + write X.parquet)", full, sum.Events, cpu, cputime.Load1()})
 	buildRSS := cputime.PeakRSS()
 	// 2. the same with the priors given: one pass over the events.
 	o1 := features.DefaultOptions()
@@ -141,7 +141,7 @@ func run(nEvents int, cache, out string, skipDuck bool, only string, repeat int)
 	if err != nil {
 		return err
 	}
-	rows = append(rows, result{"features build with saved priors (one pass + write)", d, sum.Events, cpu, load1()})
+	rows = append(rows, result{"features build with saved priors (one pass + write)", d, sum.Events, cpu, cputime.Load1()})
 	// 3. the point-in-time replay without writing (decode + state + read-out).
 	d, cpu, err = best(repeat, func() error {
 		_, err := features.Scan(ctx, in, sum.Priors)
@@ -150,7 +150,7 @@ func run(nEvents int, cache, out string, skipDuck bool, only string, repeat int)
 	if err != nil {
 		return err
 	}
-	rows = append(rows, result{"replay without output (decode + state + read-out, one pass)", d, sum.Events, cpu, load1()})
+	rows = append(rows, result{"replay without output (decode + state + read-out, one pass)", d, sum.Events, cpu, cputime.Load1()})
 	// 4. the DuckDB aggregation, in Go over our columnar source.
 	var groups int64
 	ours, cpu, err := best(repeat, func() (err error) {
@@ -160,7 +160,7 @@ func run(nEvents int, cache, out string, skipDuck bool, only string, repeat int)
 	if err != nil {
 		return err
 	}
-	rows = append(rows, result{"per-account x channel counts and amount sums (Go, our columnar reader)", ours, sum.Events, cpu, load1()})
+	rows = append(rows, result{"per-account x channel counts and amount sums (Go, our columnar reader)", ours, sum.Events, cpu, cputime.Load1()})
 
 	var duck, duckCPU time.Duration
 	var duckGroups int64
@@ -169,7 +169,7 @@ func run(nEvents int, cache, out string, skipDuck bool, only string, repeat int)
 		if err != nil {
 			return err
 		}
-		rows = append(rows, result{"same aggregation in DuckDB " + duckdbVersion + " (SQL, node, 2 threads)", duck, sum.Events, duckCPU, load1()})
+		rows = append(rows, result{"same aggregation in DuckDB " + duckdbVersion + " (SQL, node, 2 threads)", duck, sum.Events, duckCPU, cputime.Load1()})
 	}
 
 	var b strings.Builder
@@ -242,18 +242,6 @@ type result struct {
 	events int64
 	cpu    time.Duration // user+system CPU of the run
 	load   string        // 1-minute load average right after the runs
-}
-
-// load1 is the 1-minute load average, "?" where /proc is missing.
-func load1() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	if f := strings.Fields(string(b)); len(f) > 0 {
-		return f[0]
-	}
-	return "?"
 }
 
 // runDuckDB installs the pinned @duckdb/node-api into cache (once) and runs the

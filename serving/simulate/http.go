@@ -342,34 +342,6 @@ func (rm *remote) publish(ctx context.Context, tr *trainer, day int) error {
 	return nil
 }
 
-// shards runs fn on every account, in parallel shards of consecutive
-// accounts.
-func (s *sim) shards(fn func(i int) error) error {
-	workers := s.o.workers()
-	n := len(s.accts)
-	per := (n + workers - 1) / workers
-	var wg sync.WaitGroup
-	errs := make([]error, workers)
-	for k := range workers {
-		lo, hi := k*per, min((k+1)*per, n)
-		if lo >= hi {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := lo; i < hi; i++ {
-				if err := fn(i); err != nil {
-					errs[k] = fmt.Errorf("account %s: %w", s.accts[i].row.ID, err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
 // day plays day d: what happened is applied locally and sent, the eligible
 // accounts are decided by the server, and the contacts are played against the
 // world in process (the same per-account order of draws as sim.step).

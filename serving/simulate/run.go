@@ -146,9 +146,6 @@ func morning(start time.Time, d int, loc *time.Location) time.Time {
 // days runs the day loop with dec, calling between(d) before each day d
 // (retraining). It returns the wall time.
 func (s *sim) days(ctx context.Context, dec decider, cadence bool, between func(d int) error) error {
-	workers := s.o.workers()
-	n := len(s.accts)
-	per := (n + workers - 1) / workers
 	for d := range s.o.Days {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -158,26 +155,13 @@ func (s *sim) days(ctx context.Context, dec decider, cadence bool, between func(
 				return err
 			}
 		}
-		var wg sync.WaitGroup
-		errs := make([]error, workers)
-		for k := range workers {
-			lo, hi := k*per, min((k+1)*per, n)
-			if lo >= hi {
-				break
+		err := s.shards(func(i int) error {
+			if err := s.step(ctx, s.accts[i], d, dec, cadence); err != nil {
+				return fmt.Errorf("day %d: %w", d, err)
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := lo; i < hi; i++ {
-					if err := s.step(ctx, s.accts[i], d, dec, cadence); err != nil {
-						errs[k] = fmt.Errorf("account %s day %d: %w", s.accts[i].row.ID, d, err)
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
+			return nil
+		})
+		if err != nil {
 			return err
 		}
 		s.bar.Add(1)
@@ -189,6 +173,34 @@ func (s *sim) days(ctx context.Context, dec decider, cadence bool, between func(
 		}
 	}
 	return nil
+}
+
+// shards runs fn on every account, in parallel shards of consecutive
+// accounts.
+func (s *sim) shards(fn func(i int) error) error {
+	workers := s.o.workers()
+	n := len(s.accts)
+	per := (n + workers - 1) / workers
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for k := range workers {
+		lo, hi := k*per, min((k+1)*per, n)
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				if err := fn(i); err != nil {
+					errs[k] = fmt.Errorf("account %s: %w", s.accts[i].row.ID, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // step plays one account's day: apply what happened, ask the policy, send,

@@ -52,6 +52,7 @@ import (
 	"time"
 
 	"github.com/engagehq/engage/bench/compare"
+	"github.com/engagehq/engage/cputime"
 	"github.com/engagehq/engage/models"
 	"github.com/engagehq/engage/models/gbdt"
 	"github.com/engagehq/engage/models/linear"
@@ -139,7 +140,7 @@ func run(ctx context.Context) error {
 
 	splits := []compare.Split{compare.TimeSplit(X.Rows, 0.08, 0.2), compare.StratifiedSplit(y, 0.08, 0.2, 1)}
 	for _, s := range splits {
-		load0 := loadAvg()
+		load0 := cputime.Load1()
 		rows, err := runSplit(ctx, X, y, s, filepath.Join(dir, s.Name), *python, *script, *withGolearn, max(1, *repeat), rates, *skip, *tune, *ompWait)
 		if err != nil {
 			return fmt.Errorf("%s split: %w", s.Name, err)
@@ -147,7 +148,7 @@ func run(ctx context.Context) error {
 		writeTable(&md, X, y, s, rows)
 		fmt.Fprintf(&md, "Load average (1 min) before / after this split: %s / %s (%d cores; the machine is shared). "+
 			"Above the core count, wall times mostly measure contention: compare such runs with care.\n\n",
-			load0, loadAvg(), runtime.NumCPU())
+			load0, cputime.Load1(), runtime.NumCPU())
 	}
 	if *speedRounds > 0 {
 		// The random split's training rows (runSplit wrote them to its folder).
@@ -425,18 +426,6 @@ func writeRows(md *bytes.Buffer, rows []row) {
 		}
 		fmt.Fprintf(md, "| %s | %s | %.4f | %.4f | %s | %s | %s | %s |\n", strings.ReplaceAll(r.Note, "|", "/"), auc, r.PRAUC, r.LogLoss, secs, trees, rounds, per)
 	}
-}
-
-// loadAvg is the 1-minute load average, or "?" where /proc is absent.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	if f := strings.Fields(string(b)); len(f) > 0 {
-		return f[0]
-	}
-	return "?"
 }
 
 func writePreds(path string, p []float64) error {

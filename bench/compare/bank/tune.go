@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/engagehq/engage/cputime"
 	"github.com/engagehq/engage/models"
 	"github.com/engagehq/engage/models/gbdt"
 	"github.com/engagehq/engage/models/metrics"
@@ -124,7 +125,7 @@ func speedSection(ctx context.Context, md *bytes.Buffer, X *models.Matrix, y []f
 			best[name] = &r
 		}
 	}
-	load0 := loadAvg()
+	load0 := cputime.Load1()
 	for rep := range repeat {
 		for _, c := range cfgs {
 			start := time.Now()
@@ -184,6 +185,6 @@ func speedSection(ctx context.Context, md *bytes.Buffer, X *models.Matrix, y []f
 			o.secs, o.secs*1e3/float64(rounds), float64(o.leaves)/float64(rounds),
 			x.secs, strings.ToLower(x.policy), x.secs*1e3/float64(rounds), float64(x.leaves)/float64(rounds), x.dsecs, o.secs/x.secs)
 	}
-	fmt.Fprintf(md, "\nLoad average (1 min) before / after: %s / %s (%d cores, shared).\n\n", load0, loadAvg(), runtime.NumCPU())
+	fmt.Fprintf(md, "\nLoad average (1 min) before / after: %s / %s (%d cores, shared).\n\n", load0, cputime.Load1(), runtime.NumCPU())
 	return nil
 }
