@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -163,24 +164,38 @@ func (s *Server) Decide(ctx context.Context, tenant string, ids []string, now ti
 	if w := runtime.GOMAXPROCS(0); len(ids) >= 64 && w > 1 {
 		workers = w
 	}
-	// parallel runs f over ids[lo:hi] on the workers and returns the
-	// first error (by row) as the request's error.
+	// parallel runs f over ids[lo:hi] on the workers, which take grains of
+	// rows from one counter (none idles while the other has work left), and
+	// returns the first error (by row) as the request's error.
 	parallel := func(lo, hi int, f func(i int) error) error {
-		work := func(lo, hi int) {
+		if workers == 1 || hi-lo < 64 {
 			for i := lo; i < hi; i++ {
 				if errs[i] = f(i); errs[i] != nil {
-					return
+					break
 				}
 			}
-		}
-		if workers == 1 || hi-lo < 64 {
-			work(lo, hi)
 		} else {
+			var next atomic.Int64
+			var failed atomic.Bool
+			next.Store(int64(lo))
 			var wg sync.WaitGroup
-			chunk := (hi - lo + workers - 1) / workers
-			for a := lo; a < hi; a += chunk {
+			for range workers {
 				wg.Add(1)
-				go func(a, b int) { defer wg.Done(); work(a, b) }(a, min(a+chunk, hi))
+				go func() {
+					defer wg.Done()
+					for !failed.Load() {
+						a := int(next.Add(pipeGrain)) - pipeGrain
+						if a >= hi {
+							return
+						}
+						for i := a; i < min(a+pipeGrain, hi); i++ {
+							if errs[i] = f(i); errs[i] != nil {
+								failed.Store(true)
+								return
+							}
+						}
+					}
+				}()
 			}
 			wg.Wait()
 		}
@@ -191,12 +206,17 @@ func (s *Server) Decide(ctx context.Context, tenant string, ids []string, now ti
 		}
 		return nil
 	}
+	var views []*view // of a large batch: read once, by the check
 	decide := func(i int) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		var err error
-		recs[i], err = s.decideOne(ctx, tenant, ids[i], now, model)
+		var v *view
+		if views != nil {
+			v = views[i]
+		}
+		recs[i], err = s.decideView(ctx, tenant, ids[i], now, model, v)
 		return err
 	}
 	if len(ids) < 2*pipeChunk {
@@ -208,42 +228,21 @@ func (s *Server) Decide(ctx context.Context, tenant string, ids []string, now ti
 			return nil, fmt.Errorf("store decisions: %w", err)
 		}
 	} else {
-		// Check every account first: views are cached for the deciding.
+		// Check every account first, keeping the views for the deciding.
+		views = make([]*view, len(ids))
 		check := func(i int) error {
 			if r := checkAccountID(ids[i]); r != "" {
 				return apiErr(http.StatusBadRequest, "account_id", r)
 			}
-			_, err := s.view(tenant, ids[i], now)
+			var err error
+			views[i], err = s.view(tenant, ids[i], now)
 			return err
 		}
 		if err := parallel(0, len(ids), check); err != nil {
 			return nil, err
 		}
-		var wg sync.WaitGroup
-		var putErr error
-		var mu sync.Mutex
-		for lo := 0; lo < len(ids); lo += pipeChunk {
-			hi := min(lo+pipeChunk, len(ids))
-			if err := parallel(lo, hi, decide); err != nil {
-				wg.Wait()
-				return nil, err
-			}
-			if hi == len(ids) {
-				release()
-			}
-			wg.Add(1)
-			go func(part []store.DecisionRecord) {
-				defer wg.Done()
-				if err := s.db.PutDecisions(tenant, part); err != nil {
-					mu.Lock()
-					putErr = cmp.Or(putErr, err)
-					mu.Unlock()
-				}
-			}(recs[lo:hi])
-		}
-		wg.Wait()
-		if putErr != nil {
-			return nil, fmt.Errorf("store decisions: %w", putErr)
+		if err := s.pipeline(tenant, ids, recs, errs, workers, decide, release); err != nil {
+			return nil, err
 		}
 	}
 	s.bump(tenant)
@@ -255,8 +254,82 @@ func (s *Server) Decide(ctx context.Context, tenant string, ids []string, now ti
 }
 
 // pipeChunk is how many decisions of a large batch are stored together while
-// the next ones are decided.
-const pipeChunk = 256
+// the next ones are decided; pipeGrain is how many a worker takes at a time
+// (pipeChunk is a multiple of it, so a grain never straddles two chunks).
+const (
+	pipeChunk = 256
+	pipeGrain = 16
+)
+
+// pipeline decides a large batch on the workers and stores it chunk by
+// chunk: a chunk goes to the store as soon as its last decision is made,
+// while the workers go on with the next ones. Workers take grains from one
+// counter over the whole batch, so none waits at a chunk's end for the
+// other to finish its half (the fork-join per chunk this replaces left a
+// core idle for the slower half of every chunk, and during every sync). A
+// failed decision stops the workers; the error of its lowest row is the
+// request's. Chunks complete out of order; release runs before the last
+// one is stored.
+func (s *Server) pipeline(tenant string, ids []string, recs []store.DecisionRecord, errs []error, workers int, decide func(i int) error, release func()) error {
+	nchunks := (len(ids) + pipeChunk - 1) / pipeChunk
+	left := make([]atomic.Int32, nchunks)
+	for c := range left {
+		left[c].Store(int32(min(pipeChunk, len(ids)-c*pipeChunk)))
+	}
+	var (
+		next, done   atomic.Int64
+		failed       atomic.Bool
+		work, stores sync.WaitGroup
+		mu           sync.Mutex
+		putErr       error
+	)
+	for range workers {
+		work.Add(1)
+		go func() {
+			defer work.Done()
+			for !failed.Load() {
+				lo := int(next.Add(pipeGrain)) - pipeGrain
+				if lo >= len(ids) {
+					return
+				}
+				hi := min(lo+pipeGrain, len(ids))
+				for i := lo; i < hi; i++ {
+					if errs[i] = decide(i); errs[i] != nil {
+						failed.Store(true)
+						return
+					}
+				}
+				c := lo / pipeChunk
+				if left[c].Add(-int32(hi-lo)) != 0 {
+					continue
+				}
+				if done.Add(1) == int64(nchunks) {
+					release()
+				}
+				stores.Add(1)
+				go func(part []store.DecisionRecord) {
+					defer stores.Done()
+					if err := s.db.PutDecisions(tenant, part); err != nil {
+						mu.Lock()
+						putErr = cmp.Or(putErr, err)
+						mu.Unlock()
+					}
+				}(recs[c*pipeChunk : min((c+1)*pipeChunk, len(ids))])
+			}
+		}()
+	}
+	work.Wait()
+	stores.Wait()
+	for i := range errs {
+		if errs[i] != nil {
+			return s.rowError(ids, i, errs[i])
+		}
+	}
+	if putErr != nil {
+		return fmt.Errorf("store decisions: %w", putErr)
+	}
+	return nil
+}
 
 // rowError turns the error of row i of a decisions request into the
 // request's answer: a 4xx naming the row for input errors, else err.
@@ -274,21 +347,28 @@ func (s *Server) rowError(ids []string, i int, err error) error {
 // decideOne reads one account's inputs (from the view cache when it can),
 // decides, and encodes the audit record.
 func (s *Server) decideOne(ctx context.Context, tenant, id string, now time.Time, model *servingModel) (store.DecisionRecord, error) {
-	if r := checkAccountID(id); r != "" {
-		return store.DecisionRecord{}, apiErr(http.StatusBadRequest, "account_id", r)
-	}
-	v, err := s.view(tenant, id, now)
-	if err != nil {
-		return store.DecisionRecord{}, err
+	return s.decideView(ctx, tenant, id, now, model, nil)
+}
+
+// decideView is decideOne with the account's view when the caller read it
+// already (a large batch reads every view while checking its ids); nil
+// reads it.
+func (s *Server) decideView(ctx context.Context, tenant, id string, now time.Time, model *servingModel, v *view) (store.DecisionRecord, error) {
+	if v == nil {
+		if r := checkAccountID(id); r != "" {
+			return store.DecisionRecord{}, apiErr(http.StatusBadRequest, "account_id", r)
+		}
+		var err error
+		if v, err = s.view(tenant, id, now); err != nil {
+			return store.DecisionRecord{}, err
+		}
 	}
 	acct := *v.acct // a private copy: Account caches lookups inside
 	in := &engine.Input{
 		Tenant: tenant, DecisionID: s.newDecisionID(tenant, id, now), Now: now,
 		Account: &acct, State: v.state, Subject: v.sub, NoRules: v.noRules,
 	}
-	dctx, cancel := context.WithTimeout(ctx, s.o.DecisionBudget)
-	defer cancel()
-	d, err := s.eng.Decide(dctx, in, model.scorer, model.err)
+	d, err := s.eng.Decide(budget{ctx, time.Now().Add(s.o.DecisionBudget)}, in, model.scorer, model.err)
 	if err != nil {
 		return store.DecisionRecord{}, err
 	}
@@ -311,7 +391,8 @@ func (s *Server) decideOne(ctx context.Context, tenant, id string, now time.Time
 	for i, n := range d.Compliance.Notices {
 		notices[i] = n.ID
 	}
-	s.notices.put(cacheKey(tenant, d.DecisionID), notices, s.notices.begin(cacheKey(tenant, d.DecisionID)))
+	nk := cacheKey(tenant, d.DecisionID)
+	s.notices.put(nk, notices, s.notices.begin(nk))
 	ch, fb := "none", "false"
 	if d.Action != nil {
 		ch = d.Action.Channel
@@ -322,6 +403,36 @@ func (s *Server) decideOne(ctx context.Context, tenant, id string, now time.Time
 	s.m.decision(d.Outcome, ch, d.Policy, fb)
 	// payload comes from json.Marshal: the store need not scan it again.
 	return store.DecisionRecord{ID: d.DecisionID, AccountID: id, At: at, Payload: payload, Stored: stored, Compact: true, Fresh: true}, nil
+}
+
+// budget is a decision's scoring budget: ctx with a deadline that Err
+// reports once passed, without the timer (and its allocations and locked
+// timer-heap updates, about a microsecond per decision) that
+// context.WithTimeout sets up. Done does not close at the deadline, only
+// with the parent: the engine polls Err between its stages, it never waits
+// on Done.
+type budget struct {
+	context.Context
+	deadline time.Time
+}
+
+// Deadline implements context.Context.
+func (b budget) Deadline() (time.Time, bool) {
+	if d, ok := b.Context.Deadline(); ok && d.Before(b.deadline) {
+		return d, true
+	}
+	return b.deadline, true
+}
+
+// Err implements context.Context.
+func (b budget) Err() error {
+	if err := b.Context.Err(); err != nil {
+		return err
+	}
+	if !time.Now().Before(b.deadline) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // view returns what a decision at now reads about an account: from the cache

@@ -91,6 +91,11 @@ const (
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
+// maxKeptBuf bounds the group buffer the committer keeps for the next group.
+// It holds a batch request's chunk of 256 records (about 1 MB) with room to
+// spare: a smaller bound made every such group allocate (and zero) a new one.
+const maxKeptBuf = 4 << 20
+
 // jrec is one journaled record on its way to badger.
 type jrec struct {
 	key, logKey, val []byte
@@ -575,7 +580,7 @@ func (db *DB) journalGroup(group []*decReq) {
 	}
 	jr.mu.Unlock()
 	err := jr.write(buf)
-	if cap(buf) <= 1<<20 {
+	if cap(buf) <= maxKeptBuf {
 		jr.buf = buf[:0]
 	}
 	if err != nil {

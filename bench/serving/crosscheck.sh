@@ -110,7 +110,7 @@ rows+=("| POST /v1/decisions at $rate req/s offered, open loop, $dur after ${set
 {
   echo "## Serving cross-check ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, loopback, load generators on the same machine)"
   echo
-  echo "Model: ${REGISTRY:-built-in rate scorer (HTTP); a 20-tree test GBDT (in process)}; world: $accounts accounts x 30 days, requests spread uniformly at random over all $nids accounts (wrk) or round robin (load generator); every decision's audit record is on disk before its answer (group-committed decision journal of pre-written segments, one fdatasync per group; indexed into badger in the background, records in its value log)."
+  echo "Model: ${REGISTRY:-built-in rate scorer (HTTP); a 20-tree test GBDT (in process)}; world: $accounts accounts x 30 days, requests spread uniformly at random over all $nids accounts (wrk) or round robin (load generator); every decision's audit record is on disk before its answer (group-committed decision journal of pre-written segments, one fdatasync per group; indexed into badger in the background, records in its value log); the server runs with its defaults (GOGC 1000, 2 GiB soft memory limit); the open-loop load generator drives 64 keep-alive connections with pre-formatted requests."
   echo "Load average at the start: $load0; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine inflates latencies)."
   echo
   echo "| measure | measured | target | met |"
