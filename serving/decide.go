@@ -266,10 +266,9 @@ const (
 // while the workers go on with the next ones. Workers take grains from one
 // counter over the whole batch, so none waits at a chunk's end for the
 // other to finish its half (the fork-join per chunk this replaces left a
-// core idle for the slower half of every chunk, and during every sync). A
-// failed decision stops the workers; the error of its lowest row is the
-// request's. Chunks complete out of order; release runs before the last
-// one is stored.
+// core idle for the slower half of every chunk). A failed decision stops
+// the workers; the error of its lowest row is the request's. Chunks
+// complete out of order; release runs before the last one is stored.
 func (s *Server) pipeline(tenant string, ids []string, recs []store.DecisionRecord, errs []error, workers int, decide func(i int) error, release func()) error {
 	nchunks := (len(ids) + pipeChunk - 1) / pipeChunk
 	left := make([]atomic.Int32, nchunks)

@@ -141,7 +141,10 @@ func (db *DB) PutDecisions(tenant string, recs []DecisionRecord) error {
 	} else {
 		encode(0, len(recs))
 	}
-	seen := make(map[string]int, len(recs))
+	var seen map[string]int // ids of the batch; one record needs none
+	if len(recs) > 1 {
+		seen = make(map[string]int, len(recs))
+	}
 	for i := range recs {
 		if bad[i] != nil {
 			return bad[i]
@@ -153,7 +156,9 @@ func (db *DB) PutDecisions(tenant string, recs []DecisionRecord) error {
 			}
 			continue
 		}
-		seen[rec.ID] = i
+		if seen != nil {
+			seen[rec.ID] = i
+		}
 		r.units = append(r.units, i)
 		k := int64(len(rec.ID) + len(tenant) + 8)
 		r.count += 2

@@ -487,8 +487,9 @@ func (db *DB) journalGroup(group []*decReq) {
 		}
 		return
 	}
-	need := 0
+	need, units := 0, 0
 	for _, r := range group {
+		units += len(r.units)
 		for _, i := range r.units {
 			need += len(r.vals[i]) + len(r.recs[i].ID) + len(r.recs[i].AccountID) + len(r.tenant) + 32
 		}
@@ -506,7 +507,7 @@ func (db *DB) journalGroup(group []*decReq) {
 		key, old []byte
 		ok       bool
 	}
-	var looks []look
+	looks := make([]look, 0, units)
 	lookup := false // some record's id must be proven unused
 	jr.mu.Lock()
 	for _, r := range group {
@@ -527,8 +528,8 @@ func (db *DB) journalGroup(group []*decReq) {
 		txn = db.bdb.NewTransaction(false)
 		defer txn.Discard()
 	}
-	var out []jrec
-	added := map[string][]byte{} // this group's records, until they are pending
+	out := make([]jrec, 0, units)
+	added := make(map[string][]byte, units) // this group's records, until they are pending
 	li := 0
 	for _, r := range group {
 		r.err = nil

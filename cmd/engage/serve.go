@@ -155,7 +155,9 @@ ingestion path (idempotent), a demo API key is created once and written to
 // ~10 s, so those windows alone were about 1% of requests, the p99; a
 // target of 1000 makes them 2.5 times rarer and costs memory (about 11
 // times the live heap), which the default 2 GiB soft limit bounds: near it
-// the collector simply runs more often.
+// the collector simply runs more often. A server whose live heap approaches
+// the limit (very large caches) should raise it, or collections become
+// frequent again.
 func tuneGC(log *slog.Logger, gogc int, memLimit int64) {
 	if os.Getenv("GOGC") == "" && gogc > 0 {
 		debug.SetGCPercent(gogc)
