@@ -1,6 +1,7 @@
 package features
 
 import (
+	"cmp"
 	"math"
 	"slices"
 
@@ -91,15 +92,7 @@ func (r *replayer) begin(a *Account, decs []decision) {
 	r.st.Reset()
 	r.acct = a
 	r.decs = decs
-	byAt := func(x, y decision) int {
-		switch {
-		case x.At < y.At:
-			return -1
-		case x.At > y.At:
-			return 1
-		}
-		return 0
-	}
+	byAt := func(x, y decision) int { return cmp.Compare(x.At, y.At) }
 	if !slices.IsSortedFunc(r.decs, byAt) { // files list them in time order
 		slices.SortStableFunc(r.decs, byAt)
 	}

@@ -1,6 +1,7 @@
 package serving
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -243,15 +244,7 @@ func (s *Server) hooks(tenant string, row map[string]int) store.Apply {
 				return nil, err
 			}
 			all := append(hist, evs...)
-			slices.SortStableFunc(all, func(x, y datasets.Event) int {
-				switch {
-				case x.At < y.At:
-					return -1
-				case x.At > y.At:
-					return 1
-				}
-				return 0
-			})
+			slices.SortStableFunc(all, func(x, y datasets.Event) int { return cmp.Compare(x.At, y.At) })
 			return features.Update(nil, a, all)
 		},
 		Status: func(acct, prev string, state []byte, evs []datasets.Event) (string, error) {

@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"cmp"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -151,15 +152,7 @@ func (a *account) add(evs []datasets.Event) {
 		return
 	}
 	a.pending = append(a.pending, evs...)
-	slices.SortStableFunc(a.pending, func(x, y datasets.Event) int {
-		switch {
-		case x.At < y.At:
-			return -1
-		case x.At > y.At:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(a.pending, func(x, y datasets.Event) int { return cmp.Compare(x.At, y.At) })
 }
 
 // nextDecisionID names the account's next decision: <policy>-<account>-<n>.

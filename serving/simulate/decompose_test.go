@@ -232,12 +232,8 @@ func (p *mixPolicy) decide(ctx context.Context, a *account, now time.Time, id st
 	if !p.channel && !p.hour {
 		return mc, nil
 	}
-	sub, err := p.oracle.fw.Subject(a.ca, a.ledger)
-	if err != nil {
-		return nil, err
-	}
 	var buf [120]slot
-	slots, nch, err := permitted(sub, a, now, buf[:0])
+	sub, slots, nch, err := permitted(p.oracle.fw, a, now, buf[:0])
 	if err != nil || nch == 0 {
 		return nil, err
 	}

@@ -62,12 +62,8 @@ var engaged = map[string]bool{
 }
 
 func (p *opePolicy) decide(_ context.Context, a *account, now time.Time, id string) (*choice, error) {
-	sub, err := p.fw.Subject(a.ca, a.ledger)
-	if err != nil {
-		return nil, err
-	}
 	var buf [120]slot
-	slots, nch, err := permitted(sub, a, now, buf[:0])
+	sub, slots, nch, err := permitted(p.fw, a, now, buf[:0])
 	if err != nil || nch == 0 {
 		return nil, err
 	}

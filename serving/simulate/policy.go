@@ -50,14 +50,19 @@ var contactChannels = func() []compliance.Channel {
 
 // permitted lists the whole local hours of the next 24 hours at which the
 // firewall allows each channel (the action space of random and oracle), and
-// how many channels have at least one.
-func permitted(sub *compliance.Subject, a *account, now time.Time, buf []slot) ([]slot, int, error) {
+// how many channels have at least one, with the account's firewall Subject
+// for the notices of the chosen contact.
+func permitted(fw *compliance.Firewall, a *account, now time.Time, buf []slot) (*compliance.Subject, []slot, int, error) {
+	sub, err := fw.Subject(a.ca, a.ledger)
+	if err != nil {
+		return nil, nil, 0, err
+	}
 	buf = buf[:0]
 	nch := 0
 	for c, ch := range contactChannels {
 		first, ok, err := sub.Earliest(ch, now, compliance.Personal, 24*time.Hour)
 		if err != nil {
-			return nil, 0, err
+			return nil, nil, 0, err
 		}
 		if !ok {
 			continue
@@ -70,7 +75,7 @@ func permitted(sub *compliance.Subject, a *account, now time.Time, buf []slot) (
 			}
 			ok, err := sub.Allowed(ch, t, compliance.Personal)
 			if err != nil {
-				return nil, 0, err
+				return nil, nil, 0, err
 			}
 			if ok {
 				buf = append(buf, slot{ch: c, at: t, hour: a.fa.HourOfWeek(t.UnixMicro()) % 24})
@@ -80,7 +85,7 @@ func permitted(sub *compliance.Subject, a *account, now time.Time, buf []slot) (
 			nch++
 		}
 	}
-	return buf, nch, nil
+	return sub, buf, nch, nil
 }
 
 // drawRandom draws a channel uniformly among those with a permitted hour, one
@@ -109,12 +114,8 @@ func drawRandom(slots []slot, nch int, a *account) (slot, int, float64) {
 type randomPolicy struct{ fw *compliance.Firewall }
 
 func (p *randomPolicy) decide(_ context.Context, a *account, now time.Time, _ string) (*choice, error) {
-	sub, err := p.fw.Subject(a.ca, a.ledger)
-	if err != nil {
-		return nil, err
-	}
 	var buf [120]slot
-	slots, nch, err := permitted(sub, a, now, buf[:0])
+	sub, slots, nch, err := permitted(p.fw, a, now, buf[:0])
 	if err != nil || nch == 0 {
 		return nil, err
 	}
@@ -190,12 +191,8 @@ func (p *oraclePolicy) best(a *account, slots []slot) int {
 }
 
 func (p *oraclePolicy) decide(_ context.Context, a *account, now time.Time, _ string) (*choice, error) {
-	sub, err := p.fw.Subject(a.ca, a.ledger)
-	if err != nil {
-		return nil, err
-	}
 	var buf [120]slot
-	slots, nch, err := permitted(sub, a, now, buf[:0])
+	sub, slots, nch, err := permitted(p.fw, a, now, buf[:0])
 	if err != nil || nch == 0 {
 		return nil, err
 	}
