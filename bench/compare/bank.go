@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/engagehq/engage/atomicfile"
 	"github.com/engagehq/engage/models"
 )
 
@@ -168,41 +169,32 @@ func Subset(X *models.Matrix, y []float64, rows []int) (*models.Matrix, []float6
 // WriteCSV writes X and y as a comma-separated file with a header, levels as
 // their strings, missing values as empty fields and the label as column "y".
 func WriteCSV(path string, X *models.Matrix, y []float64) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*.csv")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	bw := bufio.NewWriter(tmp)
-	w := csv.NewWriter(bw)
-	rec := make([]string, 0, X.Cols+1)
-	for _, f := range X.Features {
-		rec = append(rec, f.Name)
-	}
-	_ = w.Write(append(rec, "y"))
-	for i := 0; i < X.Rows; i++ {
-		rec = rec[:0]
-		for j, f := range X.Features {
-			v := X.At(i, j)
-			switch {
-			case v != v:
-				rec = append(rec, "")
-			case f.Kind == models.Categorical:
-				rec = append(rec, f.Levels[int(v)])
-			default:
-				rec = append(rec, strconv.FormatFloat(v, 'g', -1, 64))
-			}
+	return atomicfile.Write(path, 0o600, func(out io.Writer) error {
+		bw := bufio.NewWriter(out)
+		w := csv.NewWriter(bw)
+		rec := make([]string, 0, X.Cols+1)
+		for _, f := range X.Features {
+			rec = append(rec, f.Name)
 		}
-		_ = w.Write(append(rec, strconv.FormatFloat(y[i], 'g', -1, 64)))
-	}
-	w.Flush()
-	if err := errors.Join(w.Error(), bw.Flush(), tmp.Close()); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+		_ = w.Write(append(rec, "y"))
+		for i := 0; i < X.Rows; i++ {
+			rec = rec[:0]
+			for j, f := range X.Features {
+				v := X.At(i, j)
+				switch {
+				case v != v:
+					rec = append(rec, "")
+				case f.Kind == models.Categorical:
+					rec = append(rec, f.Levels[int(v)])
+				default:
+					rec = append(rec, strconv.FormatFloat(v, 'g', -1, 64))
+				}
+			}
+			_ = w.Write(append(rec, strconv.FormatFloat(y[i], 'g', -1, 64)))
+		}
+		w.Flush()
+		return errors.Join(w.Error(), bw.Flush())
+	})
 }
 
 // SharedDir finds ../shared next to the module root (the folder with go.mod),

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/engagehq/engage/atomicfile"
 	"github.com/engagehq/engage/models/action"
 	"github.com/engagehq/engage/reports"
 	"github.com/engagehq/engage/reports/dashboard"
@@ -99,7 +99,7 @@ outside per-account scores against the holdout instead.`,
 				}
 				return write(cmd.OutOrStdout())
 			}
-			return reportWriteFile(out, write)
+			return atomicfile.Write(out, 0o644, write)
 		},
 	}
 	fl := cmd.Flags()
@@ -147,31 +147,6 @@ func upliftSource(o *reports.Options, regDir, model, scores string) error {
 		if o.ModelName == "" {
 			o.ModelName = filepath.Base(scores)
 		}
-	}
-	return nil
-}
-
-// reportWriteFile writes through a temp file in the same folder renamed onto
-// path on success, so a failed or interrupted run leaves no partial file.
-func reportWriteFile(path string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
-	}
-	tmp := f.Name()
-	err = f.Chmod(0o644)
-	if err == nil {
-		err = write(f)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

@@ -51,6 +51,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/engagehq/engage/atomicfile"
 	"github.com/engagehq/engage/bench/compare"
 	"github.com/engagehq/engage/cputime"
 	"github.com/engagehq/engage/models"
@@ -442,17 +443,5 @@ func writeFile(path string, b []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.WriteBytes(path, 0o600, b)
 }
