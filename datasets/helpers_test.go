@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/engagehq/engage/repo"
 )
 
 // sharedDir returns ../shared beside the module root, or skips the test.
@@ -16,17 +18,10 @@ func sharedDir(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory; cannot locate ../shared")
-		}
-		dir = parent
+	shared, err := repo.Shared(dir)
+	if err != nil {
+		t.Skipf("shared data sets not found (the project's ../shared): %v; skipping", err)
 	}
-	shared := filepath.Join(filepath.Dir(dir), "shared")
 	if _, err := os.Stat(filepath.Join(shared, "datasets")); err != nil {
 		t.Skipf("shared data sets not found at %s (the project's ../shared); skipping", shared)
 	}

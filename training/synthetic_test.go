@@ -13,6 +13,7 @@ import (
 	"github.com/engagehq/engage/datasets/synth"
 	"github.com/engagehq/engage/features"
 	"github.com/engagehq/engage/models/action"
+	"github.com/engagehq/engage/repo"
 )
 
 // syntheticRun builds a world, its features, trains the engaged_48h
@@ -127,7 +128,11 @@ func TestSyntheticPreferences(t *testing.T) {
 	if pr.AtLeast5.ChannelRate <= pr.AtLeast5.BaseChannelRate || pr.AtLeast5.ChannelRate <= pr.AtLeast5.PopularChannelRate {
 		t.Errorf("channel accuracy %.3f does not beat the baselines", pr.AtLeast5.ChannelRate)
 	}
-	root, err := repoRoot()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := repo.Root(wd)
 	if err != nil {
 		t.Skip(err)
 	}
@@ -188,21 +193,3 @@ identifiable, and the message preference individual but nearly invisible:
   this much data the segment differences are about one standard error.
 - Both curves rise with the number of past contacts (first table).
 `
-
-// repoRoot walks up from the working directory to the folder holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -195,21 +194,4 @@ func WriteCSV(path string, X *models.Matrix, y []float64) error {
 		w.Flush()
 		return errors.Join(w.Error(), bw.Flush())
 	})
-}
-
-// SharedDir finds ../shared next to the module root (the folder with go.mod),
-// walking up from dir.
-func SharedDir(dir string) (string, error) {
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			s := filepath.Join(filepath.Dir(d), "shared")
-			if _, err := os.Stat(s); err != nil {
-				return "", fmt.Errorf("shared folder: %w", err)
-			}
-			return s, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", errors.New("no go.mod above " + dir)
-		}
-	}
 }

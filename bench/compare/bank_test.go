@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/engagehq/engage/models"
+	"github.com/engagehq/engage/repo"
 )
 
 const sample = `"age";"job";"marital";"duration";"balance";"y"
@@ -84,7 +85,7 @@ func TestWriteCSVAndBankFile(t *testing.T) {
 	}
 
 	wd, _ := os.Getwd()
-	shared, err := SharedDir(wd)
+	shared, err := repo.Shared(wd)
 	if err != nil {
 		t.Skipf("shared datasets not available: %v", err)
 	}

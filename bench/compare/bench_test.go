@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"github.com/engagehq/engage/models/gbdt"
+	"github.com/engagehq/engage/repo"
 )
 
 // BenchmarkBankFit times our GBDT with default options on the random split of
 // bank-full.csv: 300 rounds, no early stopping, so runs are comparable.
 func BenchmarkBankFit(b *testing.B) {
 	wd, _ := os.Getwd()
-	shared, err := SharedDir(wd)
+	shared, err := repo.Shared(wd)
 	if err != nil {
 		b.Skipf("shared datasets not available: %v", err)
 	}
@@ -38,7 +39,7 @@ func BenchmarkBankFit(b *testing.B) {
 // of rounds therefore depends on the model, as it does for XGBoost).
 func BenchmarkBankFitES(b *testing.B) {
 	wd, _ := os.Getwd()
-	shared, err := SharedDir(wd)
+	shared, err := repo.Shared(wd)
 	if err != nil {
 		b.Skipf("shared datasets not available: %v", err)
 	}

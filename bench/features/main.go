@@ -27,6 +27,7 @@ import (
 	"github.com/engagehq/engage/cputime"
 	"github.com/engagehq/engage/datasets/synth"
 	"github.com/engagehq/engage/features"
+	"github.com/engagehq/engage/repo"
 )
 
 // duckdbVersion is the pinned npm package the comparison runs.
@@ -284,16 +285,7 @@ func moduleRoot() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		p := filepath.Dir(d)
-		if p == d {
-			return "", fmt.Errorf("no go.mod above the working directory")
-		}
-		d = p
-	}
+	return repo.Root(d)
 }
 
 // runOnly runs one part, for profiling.

@@ -18,6 +18,7 @@ import (
 	"github.com/engagehq/engage/models/gbdt"
 	"github.com/engagehq/engage/models/linear"
 	"github.com/engagehq/engage/models/metrics"
+	"github.com/engagehq/engage/repo"
 )
 
 // repoRoot walks up from the test's directory to the folder holding go.mod.
@@ -26,16 +27,11 @@ func repoRoot(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
+	root, err := repo.Root(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return root
 }
 
 // hillstrom is the parsed e-mail experiment.

@@ -16,6 +16,7 @@ import (
 	"github.com/engagehq/engage/datasets/synth"
 	"github.com/engagehq/engage/features"
 	"github.com/engagehq/engage/models/action"
+	"github.com/engagehq/engage/repo"
 	"github.com/engagehq/engage/reports"
 	"github.com/engagehq/engage/reports/scoring"
 	"github.com/engagehq/engage/training"
@@ -196,17 +197,11 @@ func artefacts(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test")
-		}
-		dir = parent
+	root, err := repo.Root(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
-	out := filepath.Join(dir, "bench", "results", "dashboard")
+	out := filepath.Join(root, "bench", "results", "dashboard")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -58,6 +58,7 @@ import (
 	"github.com/engagehq/engage/models/gbdt"
 	"github.com/engagehq/engage/models/linear"
 	"github.com/engagehq/engage/progress"
+	"github.com/engagehq/engage/repo"
 	"github.com/engagehq/engage/training/baseline"
 )
 
@@ -113,7 +114,7 @@ func run(ctx context.Context) error {
 	}
 
 	if *data == "" {
-		shared, err := compare.SharedDir(wd)
+		shared, err := repo.Shared(wd)
 		if err != nil {
 			return err
 		}
