@@ -252,14 +252,20 @@ func (w *LoggedWriter) Write(t *Table) error {
 	if err := t.check(); err != nil {
 		return fmt.Errorf("write logged table: %w", err)
 	}
-	n := t.Len()
-	for done := 0; done < n; {
-		m := min(n-done, w.rgRows-w.pending)
-		lo, hi := done, done+m
+	return w.inRowGroups(t.Len(), func(lo, hi int) {
 		w.each(func(i int) { w.enc[i].add(t, i, lo, hi) })
-		done += m
-		w.pending += m
-		w.rows += int64(m)
+	})
+}
+
+// inRowGroups has encode add n more rows in ranges [lo, hi) of the table
+// that never cross a row-group boundary, flushing each row group it fills.
+func (w *LoggedWriter) inRowGroups(n int, encode func(lo, hi int)) error {
+	for done := 0; done < n; {
+		k := min(n-done, w.rgRows-w.pending)
+		encode(done, done+k)
+		done += k
+		w.pending += k
+		w.rows += int64(k)
 		if w.pending >= w.rgRows {
 			if err := w.flushRowGroup(); err != nil {
 				return err
@@ -336,9 +342,7 @@ func (w *LoggedWriter) WriteRowMajor(t *Table, m *RowMajor) error {
 			others = append(others, i)
 		}
 	}
-	for done := 0; done < n; {
-		k := min(n-done, w.rgRows-w.pending)
-		lo, hi := done, done+k
+	return w.inRowGroups(n, func(lo, hi int) {
 		w.eachN(len(others)+groups, func(worker, item int) {
 			if item < len(others) {
 				i := others[item]
@@ -350,16 +354,7 @@ func (w *LoggedWriter) WriteRowMajor(t *Table, m *RowMajor) error {
 			j1 := min(j0+gatherGroup, m.Width)
 			w.gather(worker, m, j0, j1, lo, hi)
 		})
-		done += k
-		w.pending += k
-		w.rows += int64(k)
-		if w.pending >= w.rgRows {
-			if err := w.flushRowGroup(); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	})
 }
 
 // gather encodes rows [lo, hi) of the block's columns j0 .. j1-1, copying
