@@ -79,16 +79,24 @@ func (db *DB) committer() {
 		if db.jr != nil { // a journal group has no size limit
 			maxCount, maxSize = math.MaxInt64, math.MaxInt64
 		}
+		// take adds r to the group, or keeps it for the next one when it would
+		// exceed the group's budget.
+		take := func(r *decReq) bool {
+			if count+r.count > maxCount || size+r.size > maxSize {
+				carry = r
+				return false
+			}
+			group = append(group, r)
+			count, size = count+r.count, size+r.size
+			return true
+		}
 	drain:
 		for len(group) < 4096 {
 			select {
 			case r := <-db.decCh:
-				if count+r.count > maxCount || size+r.size > maxSize {
-					carry = r
+				if !take(r) {
 					break drain
 				}
-				group = append(group, r)
-				count, size = count+r.count, size+r.size
 			default:
 				break drain
 			}
@@ -103,12 +111,9 @@ func (db *DB) committer() {
 			for db.expect.Load() > 0 && len(group) < 4096 {
 				select {
 				case r := <-db.decCh:
-					if count+r.count > maxCount || size+r.size > maxSize {
-						carry = r
+					if !take(r) {
 						break linger
 					}
-					group = append(group, r)
-					count, size = count+r.count, size+r.size
 				case <-timer.C:
 					break linger
 				}
