@@ -134,6 +134,23 @@ func (db *DB) Accounts(tenant string) iter.Seq2[datasets.Account, error] {
 	}
 }
 
+// eachKey calls fn with every key under prefix from seek on, in order,
+// without reading values (an index scan); fn returns false to stop. The key
+// is valid only during the call.
+func eachKey(txn *badger.Txn, prefix, seek []byte, fn func(key []byte) (bool, error)) error {
+	o := badger.DefaultIteratorOptions
+	o.Prefix = prefix
+	o.PrefetchValues = false
+	it := txn.NewIterator(o)
+	defer it.Close()
+	for it.Seek(seek); it.ValidForPrefix(prefix); it.Next() {
+		if more, err := fn(it.Item().Key()); err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
 // scan iterates every key under prefix in one read snapshot, decoding each value.
 func scan[T any](bdb *badger.DB, prefix []byte, decode func(k, v []byte) (T, error), yield func(T, error) bool) {
 	txn := bdb.NewTransaction(false)

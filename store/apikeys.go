@@ -168,30 +168,25 @@ func (db *DB) ListKeys(tenant string) ([]Key, error) {
 	var out []Key
 	prefix := tenantPrefix(tenant, kindTenantKey)
 	err := db.bdb.View(func(txn *badger.Txn) error {
-		o := badger.DefaultIteratorOptions
-		o.Prefix = prefix
-		o.PrefetchValues = false
-		it := txn.NewIterator(o)
-		defer it.Close()
-		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
-			id := string(it.Item().Key()[len(prefix):])
+		return eachKey(txn, prefix, prefix, func(k []byte) (bool, error) {
+			id := string(k[len(prefix):])
 			v, ok, err := get(txn, apiKeyKey(id))
 			if err != nil {
-				return err
+				return false, err
 			}
 			if !ok {
-				return fmt.Errorf("%w: key %s listed but not stored", errCorrupt, id)
+				return false, fmt.Errorf("%w: key %s listed but not stored", errCorrupt, id)
 			}
 			var rec keyRecord
 			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("%w: key %s: %v", errCorrupt, id, err)
+				return false, fmt.Errorf("%w: key %s: %v", errCorrupt, id, err)
 			}
 			if rec.Tenant != tenant {
-				return fmt.Errorf("%w: key %s listed under the wrong tenant", errCorrupt, id)
+				return false, fmt.Errorf("%w: key %s listed under the wrong tenant", errCorrupt, id)
 			}
 			out = append(out, rec.Key)
-		}
-		return nil
+			return true, nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list keys of %q: %w", tenant, err)

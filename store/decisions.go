@@ -245,34 +245,28 @@ func (db *DB) Decisions(tenant, account string, from, to int64) ([]DecisionRecor
 	var out []DecisionRecord
 	prefix := logPrefix(tenant, kindDecisionLog, account)
 	err := db.bdb.View(func(txn *badger.Txn) error {
-		o := badger.DefaultIteratorOptions
-		o.Prefix = prefix
-		o.PrefetchValues = false
-		it := txn.NewIterator(o)
-		defer it.Close()
-		for it.Seek(appendTime(append([]byte{}, prefix...), from)); it.ValidForPrefix(prefix); it.Next() {
-			k := it.Item().Key()
+		return eachKey(txn, prefix, appendTime(append([]byte{}, prefix...), from), func(k []byte) (bool, error) {
 			if len(k) < len(prefix)+8 {
-				return fmt.Errorf("%w: decision log key", errCorrupt)
+				return false, fmt.Errorf("%w: decision log key", errCorrupt)
 			}
 			if to != math.MaxInt64 && readTime(k[len(prefix):]) >= to {
-				break
+				return false, nil
 			}
 			id := string(k[len(prefix)+8:])
 			v, ok, err := get(txn, tkey(tenant, kindDecision, id))
 			if err != nil {
-				return err
+				return false, err
 			}
 			if !ok {
-				return fmt.Errorf("%w: decision %q in log but not stored", errCorrupt, id)
+				return false, fmt.Errorf("%w: decision %q in log but not stored", errCorrupt, id)
 			}
 			var r DecisionRecord
 			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("%w: decision %q: %v", errCorrupt, id, err)
+				return false, fmt.Errorf("%w: decision %q: %v", errCorrupt, id, err)
 			}
 			out = append(out, r)
-		}
-		return nil
+			return true, nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("decisions of account %q: %w", account, err)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"hash/maphash"
 
 	"github.com/dgraph-io/badger/v4"
@@ -81,15 +82,10 @@ func (db *DB) eventIDFilter(tenant string) (*idFilter, error) {
 	prefix := tenantPrefix(tenant, kindEventID)
 	var ids [][]byte
 	err := db.bdb.View(func(txn *badger.Txn) error {
-		o := badger.DefaultIteratorOptions
-		o.Prefix = prefix
-		o.PrefetchValues = false
-		it := txn.NewIterator(o)
-		defer it.Close()
-		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
-			ids = append(ids, it.Item().KeyCopy(nil)[len(prefix):])
-		}
-		return nil
+		return eachKey(txn, prefix, prefix, func(k []byte) (bool, error) {
+			ids = append(ids, bytes.Clone(k[len(prefix):]))
+			return true, nil
+		})
 	})
 	if err != nil {
 		return nil, err
