@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -129,6 +130,18 @@ type Subject struct {
 	// noticeRules[ch] is how many notice rules a contact on ch may need:
 	// the capacity of Check's notice list.
 	noticeRules [numChannels]int
+	// overdue holds the reason text of each notice rule with a deadline,
+	// made the first time a check needs it: it depends only on the rule and
+	// the account's first communication, and every decision on an account
+	// with an overdue notice gives it for each channel the notice denies.
+	overdue []overdueText
+	inline  [2]overdueText // overdue's first entries, without an allocation
+}
+
+// overdueText is the reason an overdue notice rule gives (nil until made).
+type overdueText struct {
+	r    *rule
+	text atomic.Pointer[string]
 }
 
 // layerRule is a pack rule with its layer.
@@ -148,6 +161,7 @@ func (s *Subject) planRules() {
 		n += len(l.rules)
 	}
 	s.rules = make([]layerRule, 0, n)
+	s.overdue = s.inline[:0]
 	for ch := Email; ch < numChannels; ch++ {
 		for _, l := range s.layers {
 			for _, r := range l.rules {
@@ -158,6 +172,9 @@ func (s *Subject) planRules() {
 				s.rules = append(s.rules, layerRule{l, r})
 				if r.kind == kindNotice && r.channels.has(ch) {
 					s.noticeRules[ch]++
+				}
+				if r.kind == kindNotice && r.deadline > 0 && s.overdueOf(r) == nil {
+					s.overdue = append(s.overdue, overdueText{r: r})
 				}
 			}
 		}
@@ -326,6 +343,9 @@ type verdict struct {
 	// every layer read it, and a zone lookup is the costly part.
 	wallSet uint8
 	walls   [4]time.Time
+	// memo, when not nil, is the Session the question comes from: it
+	// remembers the channel-independent rules' outcomes.
+	memo *Session
 }
 
 // wall returns instant t's wall clock in loc (zone zi of the subject) as a
@@ -364,14 +384,16 @@ func (v *verdict) deny(l *layer, m *ruleMeta, text string, next int64, never boo
 
 // Check answers whether the contact is allowed, with every reason, the notices it must carry
 // and the earliest permitted instant for its channel.
-func (s *Subject) Check(c Contact) (Decision, error) {
+func (s *Subject) Check(c Contact) (Decision, error) { return s.check(c, nil) }
+
+func (s *Subject) check(c Contact, memo *Session) (Decision, error) {
 	if c.Channel == noChannel || c.Channel >= numChannels {
 		return Decision{}, errors.New("contact: channel is missing or unknown")
 	}
 	if c.At.IsZero() {
 		return Decision{}, errors.New("contact: at is missing")
 	}
-	v := verdict{allowed: true, collect: true}
+	v := verdict{allowed: true, collect: true, memo: memo}
 	if err := s.eval(&v, c.Channel, c.At.UnixNano(), c.AddressKind, c.Message, true); err != nil {
 		return Decision{}, err
 	}
@@ -394,7 +416,7 @@ func (s *Subject) Check(c Contact) (Decision, error) {
 	if v.never {
 		return d, nil
 	}
-	t, ok, err := s.search(c.Channel, c.AddressKind, c.At.UnixNano(), v.next, s.f.opts.Horizon)
+	t, ok, err := s.search(c.Channel, c.AddressKind, c.At.UnixNano(), v.next, s.f.opts.Horizon, memo)
 	if err != nil {
 		return Decision{}, err
 	}
@@ -404,9 +426,65 @@ func (s *Subject) Check(c Contact) (Decision, error) {
 	return d, nil
 }
 
+// Verdict is Check of a contact on ch at at without a message, for a caller
+// that asks about every channel at the decision instant and needs the notices
+// of none of them: whether the contact is allowed and, when it is not, every
+// reason and the earliest permitted instant (nil when blocked for good or
+// beyond the horizon; nil too when allowed, where Check answers at itself),
+// exactly as Check answers them. An allowed channel
+// costs what Allowed costs (reasons nil); a denied one is evaluated once,
+// instead of Allowed and then Check, and builds no notice list.
+func (s *Subject) Verdict(ch Channel, at time.Time, kind AddressKind) (allowed bool, reasons []Reason, earliest *time.Time, err error) {
+	return s.verdict(ch, at, kind, nil)
+}
+
+func (s *Subject) verdict(ch Channel, at time.Time, kind AddressKind, memo *Session) (allowed bool, reasons []Reason, earliest *time.Time, err error) {
+	if ch == noChannel || ch >= numChannels {
+		return false, nil, nil, errors.New("contact: channel is missing or unknown")
+	}
+	if at.IsZero() {
+		return false, nil, nil, errors.New("contact: at is missing")
+	}
+	// Notices never deny a contact without a message (evalNotice), so the
+	// answer is Check's whether they are listed or not.
+	v := verdict{allowed: true, collect: true, memo: memo}
+	if err := s.eval(&v, ch, at.UnixNano(), kind, nil, false); err != nil {
+		return false, nil, nil, err
+	}
+	if v.allowed {
+		return true, nil, nil, nil
+	}
+	if v.never {
+		return false, v.reasons, nil, nil
+	}
+	t, ok, err := s.search(ch, kind, at.UnixNano(), v.next, s.f.opts.Horizon, memo)
+	if err != nil {
+		return false, nil, nil, err
+	}
+	if ok {
+		earliest = &t
+	}
+	return false, v.reasons, earliest, nil
+}
+
+// Scope returns what every Check of the subject reports besides the verdict:
+// the jurisdictions whose rules apply (a fresh slice), the zones and the
+// warnings (shared, read-only).
+func (s *Subject) Scope() (jurisdictions, zones, warnings []string) {
+	jurisdictions = make([]string, len(s.layers))
+	for i, l := range s.layers {
+		jurisdictions[i] = l.code
+	}
+	return jurisdictions, s.zoneName, s.warnings
+}
+
 // Allowed is the fast path for the decision engine: a yes or no without reasons or notices.
 func (s *Subject) Allowed(ch Channel, at time.Time, kind AddressKind) (bool, error) {
-	v := verdict{allowed: true}
+	return s.allowed(ch, at, kind, nil)
+}
+
+func (s *Subject) allowed(ch Channel, at time.Time, kind AddressKind, memo *Session) (bool, error) {
+	v := verdict{allowed: true, memo: memo}
 	err := s.eval(&v, ch, at.UnixNano(), kind, nil, false)
 	return v.allowed, err
 }
@@ -414,20 +492,24 @@ func (s *Subject) Allowed(ch Channel, at time.Time, kind AddressKind) (bool, err
 // Earliest returns the first instant at or after from, within horizon, at which a contact on
 // ch (without regard to message content) is allowed; ok is false when there is none.
 func (s *Subject) Earliest(ch Channel, from time.Time, kind AddressKind, horizon time.Duration) (t time.Time, ok bool, err error) {
+	return s.earliest(ch, from, kind, horizon, nil)
+}
+
+func (s *Subject) earliest(ch Channel, from time.Time, kind AddressKind, horizon time.Duration, memo *Session) (t time.Time, ok bool, err error) {
 	if ch == noChannel || ch >= numChannels {
 		return time.Time{}, false, errors.New("unknown channel")
 	}
 	t0 := from.UnixNano()
-	return s.search(ch, kind, t0, t0, horizon)
+	return s.search(ch, kind, t0, t0, horizon, memo)
 }
 
-func (s *Subject) search(ch Channel, kind AddressKind, from, t int64, horizon time.Duration) (time.Time, bool, error) {
+func (s *Subject) search(ch Channel, kind AddressKind, from, t int64, horizon time.Duration, memo *Session) (time.Time, bool, error) {
 	end := from + int64(horizon)
 	if t < from {
 		t = from
 	}
 	for iter := 0; iter < 100000 && t <= end; iter++ {
-		v := verdict{allowed: true}
+		v := verdict{allowed: true, memo: memo}
 		if err := s.eval(&v, ch, t, kind, nil, false); err != nil {
 			return time.Time{}, false, err
 		}
@@ -489,6 +571,14 @@ func (s *Subject) evalRule(v *verdict, l *layer, r *rule, ch Channel, t int64, k
 	if r.whenFlags != 0 && s.flags&r.whenFlags == 0 {
 		return nil
 	}
+	if v.memo != nil && channelFree(r.kind) {
+		return v.memo.eval(s, v, l, r, t, kind)
+	}
+	return s.runRule(v, l, r, ch, t, kind, msg, withNotices)
+}
+
+// runRule evaluates rule r (whose flags condition holds) into v.
+func (s *Subject) runRule(v *verdict, l *layer, r *rule, ch Channel, t int64, kind AddressKind, msg *Message, withNotices bool) error {
 	switch r.kind {
 	case kindFlag:
 		if l == nil || s.flags&r.flags != 0 {
@@ -878,7 +968,7 @@ func (s *Subject) evalNotice(v *verdict, l *layer, r *rule, ch Channel, t int64,
 			// overdue: a channel that cannot carry the notice must wait until it is sent
 			text := ""
 			if v.collect {
-				text = r.meta.Text + ": overdue since " + time.Unix(0, s.firstComm+r.deadline).UTC().Format(time.RFC3339) + "; send it (" + chanList(r.channels) + ") before any other contact"
+				text = s.overdueText(r)
 			}
 			// a later ledger entry carrying the notice (a scheduled mailing) clears it then
 			next, never := s.nextDelivery(r.meta.ID, t), false
@@ -904,6 +994,32 @@ func (s *Subject) evalNotice(v *verdict, l *layer, r *rule, ch Channel, t int64,
 		}
 		v.deny(l, &r.meta, text, 0, true)
 	}
+}
+
+// overdueText is the reason an overdue notice rule r gives: made once per
+// subject (see Subject.overdue).
+func (s *Subject) overdueText(r *rule) string {
+	o := s.overdueOf(r)
+	if o != nil {
+		if t := o.text.Load(); t != nil {
+			return *t
+		}
+	}
+	text := r.meta.Text + ": overdue since " + time.Unix(0, s.firstComm+r.deadline).UTC().Format(time.RFC3339) + "; send it (" + chanList(r.channels) + ") before any other contact"
+	if o != nil {
+		o.text.Store(&text)
+	}
+	return text
+}
+
+// overdueOf returns r's entry in Subject.overdue, nil when it has none.
+func (s *Subject) overdueOf(r *rule) *overdueText {
+	for i := range s.overdue {
+		if s.overdue[i].r == r {
+			return &s.overdue[i]
+		}
+	}
+	return nil
 }
 
 func chanList(cs chanSet) string {

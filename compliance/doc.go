@@ -16,6 +16,9 @@
 // is an error, never a silent pass.
 //
 // Callers build a Firewall once (Open or New), compile one Subject per account and ledger,
-// and ask the Subject about each candidate contact; the JSON contract used by
+// and ask the Subject about each candidate contact. A caller asking many questions at once
+// (the decision engine: every channel at the decision instant, then each channel's send
+// slots) asks through a Session, which evaluates the rules that do not depend on the
+// channel once per instant; its answers are the Subject's. The JSON contract used by
 // `engage compliance check` and POST /v1/compliance/check is Request and Decision.
 package compliance

@@ -28,13 +28,36 @@ const (
 	// MessageAffinityName is the smoothed response rate of the candidate's
 	// message (the value of msg_<message>_response_rate).
 	MessageAffinityName = "message_affinity"
+	// ChannelSentName is the number of contacts on the candidate's channel
+	// (the value of <channel>_sent): an untried channel is told apart from one
+	// tried and ignored.
+	ChannelSentName = "channel_sent"
+	// ChannelSentActiveName is the candidate channel's contacts weighed by the
+	// debtor's activity at their send hours (the value of
+	// <channel>_sent_active).
+	ChannelSentActiveName = "channel_sent_active"
+	// ChannelActiveAffinityName is the candidate channel's engaged contacts
+	// over its activity-weighed contacts, Beta-smoothed toward the
+	// population rate like channel_affinity: calls left unanswered at hours
+	// the debtor is never active do not count against the channel.
+	ChannelActiveAffinityName = "channel_active_affinity"
+	// ChannelActiveShareName is the candidate channel's
+	// channel_active_affinity over the sum of every contact channel's: where
+	// the others have been tried at good hours and ignored, an untried or
+	// unlucky channel stands out.
+	ChannelActiveShareName = "channel_active_share"
+	// ChannelSegmentRateName is the engagement rate of the candidate's
+	// channel among debtors of the account's segment (age band, region):
+	// the prior a thin history is read against (Priors.SegmentChannelRate).
+	ChannelSegmentRateName = "channel_segment_rate"
 )
 
 // actionNames lists the action-dependent features in the order they follow
 // NumericNames in the logged table.
-var actionNames = []string{SlotName, SlotRelativeName, SlotResponseName, ChannelAffinityName, MessageAffinityName}
+var actionNames = []string{SlotName, SlotRelativeName, SlotResponseName, ChannelAffinityName, MessageAffinityName,
+	ChannelSentName, ChannelSentActiveName, ChannelActiveAffinityName, ChannelActiveShareName, ChannelSegmentRateName}
 
-const numAction = 5
+const numAction = 10
 
 // ActionNames returns the action-dependent feature names, in the order they
 // follow NumericNames in the logged table and Candidates.Values fills them.
@@ -48,7 +71,48 @@ func (s *State) actionValues(a *Account, p *Priors, prof *[hoursOfWeek]float64, 
 	how := a.clock.hourOfWeek(sendAt)
 	slot := s.slotValues(p, prof, how)
 	chA, msgA := s.rates(p, ch, msg)
-	return append(dst, slot[0], slot[1], slot[2], chA, msgA)
+	hod := hourOfDay(prof)
+	act := s.sentActive(activeWeights(&hod))
+	dst = append(dst, slot[0], slot[1], slot[2], chA, msgA)
+	return s.channelEvidence(p, &act, &a.profileFor(p).chRate, ch, dst)
+}
+
+// hourOfDay sums a full hour-of-week profile by local hour of day, in the
+// order profile fills profileView.hod (so the sums are the same bits).
+func hourOfDay(prof *[hoursOfWeek]float64) [24]float64 {
+	var hod [24]float64
+	for d := range 7 {
+		for h := range 24 {
+			hod[h] += prof[d*24+h]
+		}
+	}
+	return hod
+}
+
+// activeAffinity is channel c's engaged contacts over its activity-weighed
+// contacts act[c], Beta-smoothed toward the population rate.
+func (s *State) activeAffinity(p *Priors, act *[numChannels]float64, c int) float64 {
+	m := p.RateStrength
+	return (float64(s.engagedContacts[c]) + m*p.chRate[c]) / (act[c] + m)
+}
+
+// channelEvidence appends the last five ActionNames of channel ch (NaN for
+// -1) given every channel's activity-weighed contacts act and the segment's
+// channel rates seg.
+func (s *State) channelEvidence(p *Priors, act, seg *[numChannels]float64, ch int8, dst []float64) []float64 {
+	if ch < 0 {
+		return append(dst, math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN())
+	}
+	aff := s.activeAffinity(p, act, int(ch))
+	tot := 0.0
+	for c := range numContact {
+		tot += s.activeAffinity(p, act, c)
+	}
+	share := math.NaN()
+	if tot > 0 {
+		share = aff / tot
+	}
+	return append(dst, float64(s.sent[ch]), act[ch], aff, share, seg[ch])
 }
 
 // slotValues are the features of the send slot (local hour of week how):
@@ -114,6 +178,8 @@ type Candidates struct {
 	// slotValues.
 	how  int
 	slot [3]float64
+	// act: every channel's activity-weighed contacts (sentActive).
+	act [numChannels]float64
 	// The last channel name's index (unknownIdx: none yet) and the message
 	// names seen with their indices.
 	chName  string
@@ -130,7 +196,8 @@ const unknownIdx = -2
 // Read, the state must hold exactly the account's events before the decision.
 func (s *State) Candidates(a *Account, p *Priors) *Candidates {
 	c := &Candidates{s: s, a: a, p: p, how: -1, chIdx: unknownIdx}
-	s.profile(a, p, &c.prof)
+	v := s.profile(a, p, &c.prof)
+	c.act = s.sentActive(activeWeights(&v.hod))
 	return c
 }
 
@@ -141,7 +208,8 @@ func (s *State) Candidates(a *Account, p *Priors) *Candidates {
 func (s *State) ReadCandidates(at int64, a *Account, p *Priors, dst []float64, c *Candidates) []float64 {
 	*c = Candidates{s: s, a: a, p: p, how: -1, chIdx: unknownIdx}
 	v := s.profile(a, p, &c.prof)
-	return s.read(at, a, p, &v, dst)
+	c.act = s.sentActive(activeWeights(&v.hod))
+	return s.read(at, a, p, &v, &c.act, dst)
 }
 
 // Priors returns the priors the read-out was prepared with.
@@ -175,7 +243,8 @@ func (c *Candidates) Values(channel string, sendAt int64, message string, dst []
 		c.how, c.slot = how, c.s.slotValues(c.p, &c.prof, how)
 	}
 	chA, msgA := c.s.rates(c.p, ch, msg)
-	return append(dst, c.slot[0], c.slot[1], c.slot[2], chA, msgA)
+	dst = append(dst, c.slot[0], c.slot[1], c.slot[2], chA, msgA)
+	return c.s.channelEvidence(c.p, &c.act, &c.a.profileFor(c.p).chRate, ch, dst)
 }
 
 // SlotAffinity is State.SlotAffinity (the send_slot_affinity feature) of send

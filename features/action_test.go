@@ -18,6 +18,16 @@ func TestActionFeaturesMatchColumns(t *testing.T) {
 	at := s.Last() + 1
 	v := s.Read(at, a, p, nil)
 	c := s.Candidates(a, p)
+	// channel_active_affinity from the numeric columns: the engaged contacts
+	// are the plain rate's numerator.
+	activeAffinity := func(ch string) float64 {
+		rate, sent := v[slices.Index(numericNames, ch+"_engagement_rate")], v[slices.Index(numericNames, ch+"_sent")]
+		return rate * (sent + p.RateStrength) / (v[slices.Index(numericNames, ch+"_sent_active")] + p.RateStrength)
+	}
+	shareSum := 0.0
+	for _, ch := range datasets.ContactChannels {
+		shareSum += activeAffinity(ch)
+	}
 	for _, ch := range datasets.Channels {
 		for _, m := range datasets.Messages {
 			for k := int64(0); k < 30; k++ {
@@ -32,6 +42,11 @@ func TestActionFeaturesMatchColumns(t *testing.T) {
 					s.slotResponse(a.HourOfWeek(send)%24, p),
 					v[slices.Index(numericNames, ch+"_engagement_rate")],
 					v[slices.Index(numericNames, "msg_"+m+"_response_rate")],
+					v[slices.Index(numericNames, ch+"_sent")],
+					v[slices.Index(numericNames, ch+"_sent_active")],
+					activeAffinity(ch),
+					activeAffinity(ch) / shareSum,
+					p.chRate[datasets.ChannelIndex(ch)],
 				}
 				for i := range want {
 					if !close9(got[i], want[i]) {
@@ -41,7 +56,7 @@ func TestActionFeaturesMatchColumns(t *testing.T) {
 			}
 		}
 	}
-	if got := c.Values("fax", at, "", nil); !math.IsNaN(got[3]) || !math.IsNaN(got[4]) {
+	if got := c.Values("fax", at, "", nil); !math.IsNaN(got[3]) || !math.IsNaN(got[4]) || !math.IsNaN(got[5]) || !math.IsNaN(got[7]) {
 		t.Fatalf("unknown channel and no message read %v, want NaN affinities", got)
 	}
 }
@@ -90,7 +105,7 @@ func TestSlotResponse(t *testing.T) {
 		t.Fatalf("slot response 09:00 %v, 19:00 %v: want about 0 and 0.5", r9, r19)
 	}
 	cols := NewActionColumns([]string{"x", MessageAffinityName, SlotResponseName})
-	if cols != (ActionColumns{-1, -1, 2, -1, 1}) {
+	if cols != (ActionColumns{-1, -1, 2, -1, 1, -1, -1, -1, -1, -1}) {
 		t.Fatalf("columns %v", cols)
 	}
 	row := []float64{7, 0, 0}
@@ -119,8 +134,8 @@ func TestPriorsVersion1(t *testing.T) {
 			t.Fatalf("version 1 slot shape at %02d:00 is %v, want 1", h, r)
 		}
 	}
-	q.Version = 3
+	q.Version = PriorsVersion + 1
 	if err := q.Prepare(); err == nil {
-		t.Fatal("version 3 priors accepted")
+		t.Fatalf("version %d priors accepted", q.Version)
 	}
 }

@@ -4,13 +4,20 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 )
 
 // StateVersion is the first byte of every encoded State. A build reads the
 // versions it lists in decodable and rejects others with ErrStateVersion, so a
 // store written by a newer (or much older) build fails loudly instead of reading
 // garbage.
-const StateVersion = 2
+const StateVersion = 3
+
+// stateVersion2 is the previous format, still decoded: it lacks the
+// per-channel send hours (chSlotSent), so a decoded version 2 state holds its
+// contacts under an unknown hour, which weighs like an active one (the
+// channel evidence reads as before version 3 until new contacts arrive).
+const stateVersion2 = 2
 
 // ErrStateVersion is wrapped by UnmarshalBinary for an encoding of an unknown
 // format version.
@@ -98,6 +105,16 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 			b = u(b, s.slotResp[h])
 		}
 	}
+	// version 3: contacts per channel and send hour, sparse.
+	for c, mask := range s.chSlotMask {
+		if s.sent[c] == 0 {
+			continue // every count is 0: the mask is implied
+		}
+		b = binary.AppendUvarint(b, uint64(mask))
+		for ; mask != 0; mask &= mask - 1 {
+			b = u(b, s.chSlotSent[c][bits.TrailingZeros32(mask)])
+		}
+	}
 	return b, nil
 }
 
@@ -108,8 +125,8 @@ func (s *State) UnmarshalBinary(data []byte) error {
 	if len(data) == 0 {
 		return errors.New("decode feature state: empty")
 	}
-	if data[0] != StateVersion {
-		return fmt.Errorf("decode feature state: version %d, this build reads %d: %w", data[0], StateVersion, ErrStateVersion)
+	if data[0] != StateVersion && data[0] != stateVersion2 {
+		return fmt.Errorf("decode feature state: version %d, this build reads %d and %d: %w", data[0], stateVersion2, StateVersion, ErrStateVersion)
 	}
 	d := decoder{b: data[1:]}
 	var n State
@@ -187,6 +204,34 @@ func (s *State) UnmarshalBinary(data []byte) error {
 		n.slotResp[h] = d.u32()
 		if n.slotSent[h] == 0 || n.slotResp[h] > n.slotSent[h] {
 			d.fail("send slot %d: %d responses to %d sends", h, n.slotResp[h], n.slotSent[h])
+		}
+	}
+	for c := 0; c < numChannels && d.err == nil; c++ {
+		if n.sent[c] == 0 {
+			continue
+		}
+		if data[0] == stateVersion2 {
+			n.chSlotSent[c][unknownSlot] = n.sent[c]
+			n.chSlotMask[c] = 1 << unknownSlot
+			continue
+		}
+		mask := d.uvarint()
+		if mask == 0 || mask >= 1<<25 {
+			d.fail("channel %d send-hour mask %#x out of range", c, mask)
+			break
+		}
+		n.chSlotMask[c] = uint32(mask)
+		var sum uint64
+		for m := uint32(mask); m != 0 && d.err == nil; m &= m - 1 {
+			h := bits.TrailingZeros32(m)
+			n.chSlotSent[c][h] = d.u32()
+			if n.chSlotSent[c][h] == 0 {
+				d.fail("channel %d send hour %d: zero count listed", c, h)
+			}
+			sum += uint64(n.chSlotSent[c][h])
+		}
+		if d.err == nil && sum != uint64(n.sent[c]) {
+			d.fail("channel %d: %d contacts by send hour, %d sent", c, sum, n.sent[c])
 		}
 	}
 	if d.err == nil && len(d.b) != 0 {

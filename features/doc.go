@@ -32,7 +32,16 @@
 //     the debtor's segment (age band | region) with weight k/(n+k); read out as 24
 //     hour-of-day shares, 7 day-of-week shares, the peak hour of week, n and the
 //     own-data weight. The state also counts contacts per local hour of day of
-//     the send and those that got an engagement (the send-slot response);
+//     the send and those that got an engagement (the send-slot response), and
+//     contacts per channel and local hour of the send;
+//   - hour-aware channel evidence (after the pressure columns):
+//     <channel>_sent_active = the channel's contacts, each weighed by the
+//     debtor's activity at its send hour as the profile sees it now (the
+//     profile's hour-of-day share over its busiest hour's). A phone rings
+//     wherever the debtor is but is answered in their active hours, so calls
+//     left unanswered at 10:00 say little about an evening person; reading
+//     the weights from the current profile re-weighs contacts made before the
+//     profile was known, and still uses only events before the read;
 //   - action-dependent (ActionNames): send_slot_affinity = 168 × profile(slot);
 //     send_slot_relative = profile(slot) / profile(peak hour of that day);
 //     send_slot_response = the debtor's response rate to sends in the slot's hour
@@ -40,7 +49,13 @@
 //     overall rate shaped by the population's response over the day);
 //     channel_affinity and message_affinity = the candidate channel's engagement
 //     rate and message's response rate (the values of the per-channel and
-//     per-message columns, matched to the action);
+//     per-message columns, matched to the action); channel_sent and
+//     channel_sent_active = the candidate channel's <channel>_sent and
+//     <channel>_sent_active; channel_active_affinity = its engaged contacts
+//     over its activity-weighed contacts, Beta-smoothed like channel_affinity;
+//     channel_active_share = that over the sum of the five contact channels';
+//     channel_segment_rate = the channel's engagement rate in the debtor's
+//     segment (the prior a thin history is read against);
 //   - message (datasets.Messages order): contacts with each variant, and the
 //     smoothed response rate (engagement with that contact) and payment rate (a
 //     payment within 7 days of the account's latest contact, once per contact);
@@ -62,9 +77,10 @@
 //
 // Priors hold the population numbers the smoothing shrinks toward: engagement
 // rate per channel, response and payment rate per message, the response rate
-// per local send hour, and the hour-of-week profile of everybody and of each
-// segment (format version 2; version 1 priors still load, with a flat send-hour
-// response). The default strengths are small (3 contacts, 4 engagements):
+// per local send hour, the hour-of-week profile of everybody and of each
+// segment, and each segment's engagement rate per channel (format version 3;
+// version 1 and 2 priors still load, with a flat send-hour response for 1 and
+// the population's channel rates for every segment). The default strengths are small (3 contacts, 4 engagements):
 // preferences are individual, so a few observations outweigh the segment. The
 // batch driver computes them in a
 // first pass over the whole training history (population-level statistics of the
@@ -109,6 +125,9 @@
 // encoding (MarshalBinary) starts with StateVersion; any other version is refused
 // with ErrStateVersion rather than misread. It keeps every field, so a state read
 // after any number of store round trips reads out exactly as the batch driver's.
-// Version 2 added the send-slot counts. Typical states are 100-300 bytes, a
-// year of heavy traffic under 1 KB.
+// Version 2 added the send-slot counts, version 3 the contacts per channel and
+// send hour; a version 2 state still decodes, its contacts held under an
+// unknown hour that weighs fully (its channel evidence reads as the plain
+// counts until new contacts arrive, so it differs from a batch rebuild).
+// Typical states are 100-350 bytes, a year of heavy traffic under 1.5 KB.
 package features

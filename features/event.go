@@ -10,6 +10,9 @@ import (
 // follow the fixed orders of datasets.Channels and datasets.Messages.
 const (
 	numChannels = 6
+	// numContact is the number of automated contact channels
+	// (datasets.ContactChannels), the first numContact of datasets.Channels.
+	numContact  = 5
 	numMessages = 5
 	hoursOfWeek = 168
 )

@@ -2,6 +2,7 @@ package features
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/engagehq/engage/datasets"
 )
@@ -34,6 +35,9 @@ var numericNames = func() []string {
 		"contacts_24h", "contacts_7d", "contacts_30d", "contacts_total", "hours_since_contact",
 		"complaints", "opt_outs", "disputes", "cease_requests",
 	)
+	for _, c := range datasets.Channels {
+		n = append(n, c+"_sent_active")
+	}
 	return n
 }()
 
@@ -42,7 +46,8 @@ var numericNames = func() []string {
 func NumericNames() []string { return numericNames }
 
 func init() {
-	if len(datasets.Channels) != numChannels || len(datasets.Messages) != numMessages {
+	if len(datasets.Channels) != numChannels || len(datasets.Messages) != numMessages ||
+		len(datasets.ContactChannels) != numContact || !slices.Equal(datasets.ContactChannels, datasets.Channels[:numContact]) {
 		panic("features: datasets vocabulary changed; update numChannels/numMessages")
 	}
 }

@@ -8,9 +8,11 @@ import (
 )
 
 // PriorsVersion is the format version of the Priors JSON. Version 2 added the
-// send-slot response rates; version 1 priors still load (their slot rates
-// read as the overall response rate, flat over the day).
-const PriorsVersion = 2
+// send-slot response rates, version 3 the segments' channel engagement rates;
+// version 1 and 2 priors still load (their slot rates read as the overall
+// response rate, flat over the day; their segments' channel rates as the
+// population's).
+const PriorsVersion = 3
 
 // Priors are the population numbers the per-debtor features shrink toward:
 // engagement rate per channel, response and payment rate per message variant,
@@ -49,6 +51,12 @@ type Priors struct {
 	// SlotStrength is the weight, in pseudo-contacts, of the prior a debtor's
 	// own send-slot response rate is shrunk toward.
 	SlotStrength float64 `json:"slot_strength,omitempty"`
+	// SegmentChannelRate is, per SegmentKey, the share of the segment's
+	// contacts on each channel that got an engagement, shrunk toward
+	// ChannelRate: which channels debtors like this one answer (the favourite
+	// channel varies with age and region). A segment or channel not listed
+	// reads ChannelRate.
+	SegmentChannelRate map[string]map[string]float64 `json:"segment_channel_rate,omitempty"`
 
 	chRate   [numChannels]float64
 	msgResp  [numMessages]float64
@@ -59,10 +67,12 @@ type Priors struct {
 	prepared bool
 }
 
-// profile is a prior hour-of-week distribution with its read-out precomputed.
+// profile is a segment's priors: its hour-of-week distribution with its
+// read-out precomputed, and its channel engagement rates.
 type profile struct {
-	p    [hoursOfWeek]float64
-	view profileView
+	p      [hoursOfWeek]float64
+	view   profileView
+	chRate [numChannels]float64
 }
 
 func newProfile(v []float64) (*profile, error) {
@@ -85,8 +95,8 @@ func newProfile(v []float64) (*profile, error) {
 // Prepare checks the priors and builds their lookup tables. ParsePriors and
 // PriorCounter.Priors call it; call it after building Priors by hand.
 func (p *Priors) Prepare() error {
-	if p.Version != PriorsVersion && p.Version != 1 {
-		return fmt.Errorf("priors version %d: this build reads versions 1 and %d", p.Version, PriorsVersion)
+	if p.Version < 1 || p.Version > PriorsVersion {
+		return fmt.Errorf("priors version %d: this build reads versions 1 to %d", p.Version, PriorsVersion)
 	}
 	if p.RateStrength < 0 || p.ProfileStrength <= 0 || p.SlotStrength < 0 {
 		return fmt.Errorf("priors: rate_strength %g and slot_strength %g must be >= 0 and profile_strength %g > 0", p.RateStrength, p.SlotStrength, p.ProfileStrength)
@@ -117,10 +127,28 @@ func (p *Priors) Prepare() error {
 	if p.pop, err = newProfile(p.Population); err != nil {
 		return fmt.Errorf("priors population: %w", err)
 	}
+	p.pop.chRate = p.chRate
 	p.segs = make(map[string]*profile, len(p.Segments))
 	for k, v := range p.Segments {
 		if p.segs[k], err = newProfile(v); err != nil {
 			return fmt.Errorf("priors segment %q: %w", k, err)
+		}
+		p.segs[k].chRate = p.chRate
+	}
+	for k, rates := range p.SegmentChannelRate {
+		seg := p.segs[k]
+		if seg == nil {
+			cp := *p.pop // the population's hours
+			seg = &cp
+			p.segs[k] = seg
+		}
+		for i, c := range datasets.Channels {
+			if r, ok := rates[c]; ok {
+				if !(r >= 0 && r <= 1) {
+					return fmt.Errorf("priors segment %q: %s rate %v outside [0, 1]", k, c, r)
+				}
+				seg.chRate[i] = r
+			}
 		}
 	}
 	return nil
@@ -154,7 +182,8 @@ type PriorOptions struct {
 	RateStrength    float64 // see Priors.RateStrength
 	ProfileStrength float64 // see Priors.ProfileStrength
 	// SegmentStrength is the weight, in engagements, of the population profile a
-	// segment's profile is shrunk toward.
+	// segment's profile is shrunk toward, and in contacts, of the population
+	// channel rates a segment's are shrunk toward.
 	SegmentStrength float64
 	SlotStrength    float64 // see Priors.SlotStrength
 }
@@ -177,11 +206,13 @@ type PriorCounter struct {
 	segs             map[string]*[hoursOfWeek]float64
 	slotSent         [24]float64
 	slotResp         [24]float64
+	// segCh holds per segment the contacts and engaged contacts per channel.
+	segCh map[string]*[2][numChannels]float64
 }
 
 // NewPriorCounter returns an empty counter.
 func NewPriorCounter() *PriorCounter {
-	return &PriorCounter{segs: map[string]*[hoursOfWeek]float64{}}
+	return &PriorCounter{segs: map[string]*[hoursOfWeek]float64{}, segCh: map[string]*[2][numChannels]float64{}}
 }
 
 // Add counts one account's final state.
@@ -198,6 +229,17 @@ func (c *PriorCounter) Add(s *State, a *Account) {
 	for h := range c.slotSent {
 		c.slotSent[h] += float64(s.slotSent[h])
 		c.slotResp[h] += float64(s.slotResp[h])
+	}
+	if s.contacts > 0 {
+		ch := c.segCh[a.segment]
+		if ch == nil {
+			ch = new([2][numChannels]float64)
+			c.segCh[a.segment] = ch
+		}
+		for i := range numChannels {
+			ch[0][i] += float64(s.sent[i])
+			ch[1][i] += float64(s.engagedContacts[i])
+		}
 	}
 	if s.nEng == 0 {
 		return
@@ -234,6 +276,18 @@ func (c *PriorCounter) merge(o *PriorCounter) {
 		c.slotSent[h] += o.slotSent[h]
 		c.slotResp[h] += o.slotResp[h]
 	}
+	for k, v := range o.segCh {
+		ch := c.segCh[k]
+		if ch == nil {
+			ch = new([2][numChannels]float64)
+			c.segCh[k] = ch
+		}
+		for j := range ch {
+			for i := range ch[j] {
+				ch[j][i] += v[j][i]
+			}
+		}
+	}
 	for k, v := range o.segs {
 		seg := c.segs[k]
 		if seg == nil {
@@ -269,6 +323,16 @@ func (c *PriorCounter) Priors(o PriorOptions) (*Priors, error) {
 	}
 	for i, ch := range datasets.Channels {
 		p.ChannelRate[ch] = rate(c.engaged[i], c.sent[i])
+	}
+	if len(c.segCh) > 0 {
+		p.SegmentChannelRate = make(map[string]map[string]float64, len(c.segCh))
+	}
+	for k, n := range c.segCh {
+		rates := make(map[string]float64, numChannels)
+		for i, ch := range datasets.Channels {
+			rates[ch] = (n[1][i] + o.SegmentStrength*p.ChannelRate[ch]) / (n[0][i] + o.SegmentStrength)
+		}
+		p.SegmentChannelRate[k] = rates
 	}
 	for i, m := range datasets.Messages {
 		p.MessageResponse[m] = rate(c.msgResp[i], c.msgSent[i])

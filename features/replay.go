@@ -116,7 +116,8 @@ func (r *replayer) readUntil(at int64) {
 			r.profOK, r.profN = true, r.st.nEng
 		}
 		lo := len(r.arena)
-		r.arena = r.st.read(d.At, r.acct, r.priors, &r.profV, r.arena)
+		act := r.st.sentActive(activeWeights(&r.profV.hod))
+		r.arena = r.st.read(d.At, r.acct, r.priors, &r.profV, &act, r.arena)
 		send := d.SendAt
 		if send < d.At {
 			send = d.At

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 
 	"github.com/engagehq/engage/datasets"
 )
@@ -52,6 +53,12 @@ type State struct {
 	// of them that got an engagement (attributed like engagedContacts).
 	slotSent, slotResp [24]uint32
 	lastContactSlot    [numChannels]uint8 // local hour of day + 1 of the latest contact per channel, 0 none
+	// chSlotSent counts contacts per channel and local hour of day of the
+	// send (index unknownSlot: hour not recorded, states decoded from format
+	// version 2), so the channel evidence can be weighed by how active the
+	// debtor is at the hours they were contacted (sentActive).
+	chSlotSent [numChannels][25]uint32
+	chSlotMask [numChannels]uint32 // bit h: chSlotSent[c][h] != 0
 
 	payments    uint32
 	paid        int64
@@ -128,6 +135,8 @@ func (s *State) apply(ev *event, a *Account) {
 			s.contactEngaged &^= 1 << ch
 			h := a.clock.hourOfWeek(at) % 24
 			s.slotSent[h]++
+			s.chSlotSent[ch][h]++
+			s.chSlotMask[ch] |= 1 << h
 			s.lastContactSlot[ch] = uint8(h + 1)
 		}
 	}
@@ -248,12 +257,14 @@ func b2f(b bool) float64 {
 // numbers the smoothed rates and the profile shrink toward.
 func (s *State) Read(at int64, a *Account, p *Priors, dst []float64) []float64 {
 	v := s.profile(a, p, nil)
-	return s.read(at, a, p, &v, dst)
+	act := s.sentActive(activeWeights(&v.hod))
+	return s.read(at, a, p, &v, &act, dst)
 }
 
 // read is Read with the hour-of-week profile already computed (the batch driver
-// caches it while an account has no new engagement).
-func (s *State) read(at int64, a *Account, p *Priors, pr *profileView, dst []float64) []float64 {
+// caches it while an account has no new engagement) and the channels'
+// activity-weighed contacts act (sentActive of the profile's weights).
+func (s *State) read(at int64, a *Account, p *Priors, pr *profileView, act *[numChannels]float64, dst []float64) []float64 {
 	r := &a.Row
 	days := float64(at-r.ReferredAt) / float64(usDay)
 	dst = append(dst,
@@ -312,7 +323,49 @@ func (s *State) read(at int64, a *Account, p *Priors, pr *profileView, dst []flo
 		float64(s.disputes),
 		float64(s.cessions),
 	)
-	return dst
+	return append(dst, act[:]...)
+}
+
+// unknownSlot is the chSlotSent index of contacts whose send hour is not
+// known (counted before the state format recorded it); they weigh fully.
+const unknownSlot = 24
+
+// activeWeights turns the profile's 24 hour-of-day shares into how active
+// the debtor is in each hour relative to their busiest hour (1 there).
+func activeWeights(hod *[24]float64) [25]float64 {
+	var w [25]float64
+	top := 0.0
+	for _, x := range hod {
+		top = max(top, x)
+	}
+	for h, x := range hod {
+		if top > 0 {
+			w[h] = x / top
+		} else {
+			w[h] = 1
+		}
+	}
+	w[unknownSlot] = 1
+	return w
+}
+
+// sentActive is, per channel, the contacts weighed by the debtor's activity
+// at their send hour as the profile sees it now: a call at an hour the debtor
+// is never active counts little, one at their peak fully. Unanswered calls
+// outside the active window say little about the channel (a phone rings
+// wherever the debtor is, they pick up in their active hours), and the
+// profile learnt later re-weighs contacts made before it was known.
+func (s *State) sentActive(w [25]float64) [numChannels]float64 {
+	var out [numChannels]float64
+	for c, mask := range s.chSlotMask {
+		x := 0.0
+		for ; mask != 0; mask &= mask - 1 {
+			h := bits.TrailingZeros32(mask)
+			x += float64(s.chSlotSent[c][h]) * w[h]
+		}
+		out[c] = x
+	}
+	return out
 }
 
 // profileView is the read-out of an hour-of-week profile.

@@ -31,7 +31,7 @@ rm -rf "$demo/models"
 # engagement model; the reports evaluate the newest uplift model.
 "$bin" train --data "$demo/X.parquet" --target paid_7d --registry "$demo/models" --seed "$seed" \
   --uplift-treatment channel --control email --uplift-method t \
-  --exclude message,local_hour,send_slot_affinity,send_slot_relative,send_slot_response,channel_affinity,message_affinity \
+  --context-only \
   --title "Channel uplift on payment within 7 days (against email)"
 "$bin" models list --registry "$demo/models"
 

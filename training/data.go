@@ -15,6 +15,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/engagehq/engage/datasets"
+	"github.com/engagehq/engage/features"
 	"github.com/engagehq/engage/models"
 	"github.com/engagehq/engage/progress"
 )
@@ -92,6 +93,9 @@ func selectFeatures(t *datasets.Table, o *Options) ([]models.Feature, []string, 
 			continue
 		}
 		if c.Name == o.Target || c.Name == o.Treatment || slices.Contains(o.Exclude, c.Name) {
+			continue
+		}
+		if o.ContextOnly && (c.Role == datasets.RoleAction || slices.Contains(features.ActionNames(), c.Name)) {
 			continue
 		}
 		switch c.Kind {

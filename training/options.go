@@ -22,6 +22,13 @@ type Options struct {
 	Segment string
 	// Exclude lists columns never used as features.
 	Exclude []string
+	// ContextOnly fits on the debtor's context alone: no action part (the
+	// table's action-role columns, e.g. message and local_hour) and no
+	// action-dependent feature (features.ActionNames, filled for the logged
+	// action). An uplift model needs it: those columns carry the treatment
+	// (a channel's slot affinity says which channel was used), so the arms'
+	// models would read the arm instead of the debtor.
+	ContextOnly bool
 	// OnlyWhere, when set, names a 0/1 column: only the rows where it is 1
 	// are fitted and evaluated (e.g. engaged_48h, for a model of payment
 	// given engagement). It is excluded from the features.

@@ -37,6 +37,17 @@ type PreferenceOptions struct {
 	MessageModel *action.Model
 	// Progress, when not nil, receives a progress bar.
 	Progress io.Writer
+	// RawChannel reads the preferred channel as the channel of the best
+	// action (the expected-engagement argmax) instead of the de-mixed read-out
+	// (see PreferenceReport.ChannelMix).
+	RawChannel bool
+	// ConsentedChannel reads the preferred channel among the channels the
+	// account consented to (the issue's "best allowed action"; a channel
+	// without consent is never contacted, so the history holds no evidence
+	// on it), the hour and message as before. Unlike ConsentedOnly, every
+	// channel is still scored, and the report also gives the read-out over
+	// every channel (AnyChannelHits).
+	ConsentedChannel bool
 }
 
 // PreferenceBucket is the accuracy among accounts with a number of past
@@ -52,8 +63,17 @@ type PreferenceBucket struct {
 	// SendTimeHits are hits of the dedicated send-time read-out
 	// (features.State.SendHour: the candidate hour whose ±1 h window holds
 	// most of the debtor's weekday engagement profile).
-	SendTimeHits           int
-	SendTimeRate           float64
+	SendTimeHits int
+	SendTimeRate float64
+	// ValueChannelHits are hits of the channel of the best action (the
+	// expected-engagement argmax), whichever read-out ChannelHits uses.
+	ValueChannelHits int
+	ValueChannelRate float64
+	// AnyChannelHits are hits of the de-mixed read-out over every scored
+	// channel, consented or not (equal to ChannelHits unless
+	// PreferenceOptions.ConsentedChannel is set).
+	AnyChannelHits         int
+	AnyChannelRate         float64
 	BaseChannel, BaseHour  int // hits of the per-account empirical baseline
 	PopularChannel         int // hits of always answering the most common best channel
 	ChannelRate, HourRate  float64
@@ -90,6 +110,17 @@ type PreferenceReport struct {
 	// was engaged with. A favourite sent on at most twice without an answer
 	// cannot be told from the other channels by any read-out.
 	ChannelByEvidence map[string]Tally
+	// ChannelMix is, per contact channel (datasets.ContactChannels order),
+	// the typical best engagement probability of a debtor whose favourite the
+	// channel is not (index 0: the median over the accounts whose best
+	// action is on another channel) and of one whose favourite it is (index
+	// 1: the median over the accounts whose best action is on it). The
+	// de-mixed read-out prefers the channel maximising (p - mix0) / (mix1 -
+	// mix0), the share of the way from "not the favourite" to "the
+	// favourite": an expected-engagement argmax favours channels on which
+	// engaging is easy (an email is opened more readily than a call is
+	// answered) when the evidence is thin. No truth enters it.
+	ChannelMix [][2]float64
 	// HourError counts, among accounts with 5+ past contacts, the signed
 	// distance (chosen - hidden weekday peak, -12..11) of the model's hour
 	// (index 0), of the profile-peak baseline (index 1) and of the send-time
@@ -239,6 +270,19 @@ func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o Pre
 	rep.AtLeast5 = PreferenceBucket{Lo: 5, Hi: -1}
 	rep.All = PreferenceBucket{Lo: 0, Hi: -1}
 
+	// Accounts are scored first and tallied once every account's per-channel
+	// best probability is known: the de-mixed channel read-out needs the
+	// population's medians (ChannelMix).
+	type scored struct {
+		obs     PreferenceBucket
+		n       int
+		tr      *datasets.Truth
+		ev      string // evidence on the hidden best channel
+		hourErr [3]int
+		chP     [numContactChannels]float64 // best probability per channel, NaN none allowed
+		consent [numContactChannels]bool
+	}
+	var all []scored
 	var vec features.Vector
 	bar := newBar(o.Progress, int64(len(truth)), "preferences", "accounts")
 	defer bar.Finish()
@@ -269,6 +313,16 @@ func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o Pre
 		// read over the other channels.
 		timed := req
 		timed.Allowed = func(act action.Action) bool { return act.Channel != datasets.ChannelLetter && allowed(act) }
+		var chP [numContactChannels]float64
+		for c := range chP {
+			chP[c] = math.NaN()
+		}
+		req.Value = func(act action.Action, p float64) float64 {
+			if c := slices.Index(datasets.ContactChannels, act.Channel); c >= 0 && !(p <= chP[c]) {
+				chP[c] = p
+			}
+			return p
+		}
 		began := time.Now()
 		rk, err := sc.Rank(req)
 		var rkTimed action.Ranking
@@ -318,19 +372,69 @@ func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o Pre
 		sendHour := st.SendHour(a, priors, false, o.Hours)
 		reach := slices.ContainsFunc(o.Hours, func(h int) bool { return hourDist(h, peak) <= 1 })
 		obs := PreferenceBucket{
-			Accounts:       1,
-			ChannelHits:    hit(rk.Channel.Best == tr.BestChannel),
-			HourHits:       hit(hourDist(rkTimed.Hour.Best, peak) <= 1),
-			HourBestHits:   hit(hourDist(rk.Best.Action.Hour, peak) <= 1),
-			SendTimeHits:   hit(hourDist(sendHour, peak) <= 1),
-			MessageHits:    hit(bestMsg == tr.BestMessage),
-			HourReachable:  hit(reach),
-			BaseChannel:    hit(datasets.ContactChannels[bc] == tr.BestChannel),
-			BaseHour:       hit(hourDist(bh, peak) <= 1),
-			PopularChannel: hit(rep.PopularChannel == tr.BestChannel),
+			Accounts:         1,
+			ValueChannelHits: hit(rk.Channel.Best == tr.BestChannel),
+			HourHits:         hit(hourDist(rkTimed.Hour.Best, peak) <= 1),
+			HourBestHits:     hit(hourDist(rk.Best.Action.Hour, peak) <= 1),
+			SendTimeHits:     hit(hourDist(sendHour, peak) <= 1),
+			MessageHits:      hit(bestMsg == tr.BestMessage),
+			HourReachable:    hit(reach),
+			BaseChannel:      hit(datasets.ContactChannels[bc] == tr.BestChannel),
+			BaseHour:         hit(hourDist(bh, peak) <= 1),
+			PopularChannel:   hit(rep.PopularChannel == tr.BestChannel),
 		}
 		rep.Engagements[min(int(vec.Numeric[engK]), 3)]++
-		n := int(vec.Numeric[contactsK])
+		sa := scored{obs: obs, n: int(vec.Numeric[contactsK]), tr: tr, chP: chP}
+		for c, ch := range datasets.ContactChannels {
+			sa.consent[c] = a.Row.Consent(ch)
+		}
+		if k := sentK[tr.BestChannel]; k[0] >= 0 && k[1] >= 0 {
+			sa.ev = "sent 0-2 times, never engaged"
+			switch sent, eng := vec.Numeric[k[0]], vec.Numeric[k[1]]; {
+			case eng > 0:
+				sa.ev = "engaged at least once"
+			case sent > 2:
+				sa.ev = "sent 3+ times, never engaged"
+			}
+		}
+		sa.hourErr = [3]int{(rkTimed.Hour.Best - peak + 48) % 24, (bh - peak + 48) % 24, (sendHour - peak + 48) % 24}
+		all = append(all, sa)
+	}
+	// The de-mixed read-out over every scored channel, and over the
+	// consented ones when asked (its own medians: the population it ranks).
+	anyP := make([][numContactChannels]float64, len(all))
+	mainP := make([][numContactChannels]float64, len(all))
+	for k := range all {
+		anyP[k], mainP[k] = all[k].chP, all[k].chP
+		if o.ConsentedChannel {
+			for c, ok := range all[k].consent {
+				if !ok {
+					mainP[k][c] = math.NaN()
+				}
+			}
+		}
+	}
+	anyMix := channelMix(anyP)
+	rep.ChannelMix = channelMix(mainP)
+	tally := func(m map[string]Tally, k string, hit int) {
+		t := m[k]
+		t.add(hit == 1)
+		m[k] = t
+	}
+	for k := range all {
+		sa := &all[k]
+		obs, tr, n := sa.obs, sa.tr, sa.n
+		pick, anyPick := demix(&mainP[k], rep.ChannelMix), demix(&anyP[k], anyMix)
+		if o.RawChannel {
+			pick, anyPick = argmax(&mainP[k]), argmax(&anyP[k])
+		}
+		hitCh := func(c int) int {
+			if c >= 0 && datasets.ContactChannels[c] == tr.BestChannel {
+				return 1
+			}
+			return 0
+		}
+		obs.ChannelHits, obs.AnyChannelHits = hitCh(pick), hitCh(anyPick)
 		for b := range rep.Buckets {
 			if n >= rep.Buckets[b].Lo && (rep.Buckets[b].Hi < 0 || n <= rep.Buckets[b].Hi) {
 				rep.Buckets[b].add(obs)
@@ -338,11 +442,6 @@ func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o Pre
 		}
 		if n >= 5 {
 			rep.AtLeast5.add(obs)
-			tally := func(m map[string]Tally, k string, hit int) {
-				t := m[k]
-				t.add(hit == 1)
-				m[k] = t
-			}
 			tally(rep.ChannelByBest, tr.BestChannel, obs.ChannelHits)
 			aff := []float64{tr.AffinityEmail, tr.AffinitySMS, tr.AffinityCall, tr.AffinityPush, tr.AffinityLetter}
 			slices.Sort(aff)
@@ -351,21 +450,14 @@ func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o Pre
 				margin = "close (runner-up >= 1/2 of best)"
 			}
 			tally(rep.ChannelByMargin, margin, obs.ChannelHits)
-			if k := sentK[tr.BestChannel]; k[0] >= 0 && k[1] >= 0 {
-				ev := "sent 0-2 times, never engaged"
-				switch sent, eng := vec.Numeric[k[0]], vec.Numeric[k[1]]; {
-				case eng > 0:
-					ev = "engaged at least once"
-				case sent > 2:
-					ev = "sent 3+ times, never engaged"
-				}
-				tally(rep.ChannelByEvidence, ev, obs.ChannelHits)
+			if sa.ev != "" {
+				tally(rep.ChannelByEvidence, sa.ev, obs.ChannelHits)
 			}
 			tally(rep.HourByActive, tr.ActiveType, obs.SendTimeHits)
 			tally(rep.HourByBest, tr.BestChannel, obs.SendTimeHits)
-			rep.HourError[0][(rkTimed.Hour.Best-peak+48)%24]++
-			rep.HourError[1][(bh-peak+48)%24]++
-			rep.HourError[2][(sendHour-peak+48)%24]++
+			for e := range sa.hourErr {
+				rep.HourError[e][sa.hourErr[e]]++
+			}
 		}
 		rep.All.add(obs)
 	}
@@ -375,6 +467,82 @@ func EvaluatePreferences(ctx context.Context, dir string, m *action.Model, o Pre
 	rep.AtLeast5.rates()
 	rep.All.rates()
 	return rep, nil
+}
+
+// numContactChannels is len(datasets.ContactChannels).
+const numContactChannels = 5
+
+// channelMix computes PreferenceReport.ChannelMix from every account's best
+// probability per channel (NaN: not a candidate): per channel, the median
+// best probability of the accounts whose best channel (argmax) is another,
+// and of those whose best channel it is. A channel no account prefers, or
+// that none leaves aside, reads NaN (demix then takes its raw probability).
+func channelMix(accounts [][numContactChannels]float64) [][2]float64 {
+	var on, off [numContactChannels][]float64
+	for k := range accounts {
+		chP := &accounts[k]
+		best := argmax(chP)
+		for c, p := range chP {
+			if math.IsNaN(p) {
+				continue
+			}
+			if c == best {
+				on[c] = append(on[c], p)
+			} else {
+				off[c] = append(off[c], p)
+			}
+		}
+	}
+	mix := make([][2]float64, numContactChannels)
+	for c := range mix {
+		mix[c] = [2]float64{median(off[c]), median(on[c])}
+	}
+	return mix
+}
+
+// argmax is the channel with the highest probability (the earlier on ties),
+// -1 when every entry is NaN.
+func argmax(chP *[numContactChannels]float64) int {
+	best := -1
+	for c, p := range chP {
+		if !math.IsNaN(p) && (best < 0 || p > chP[best]) {
+			best = c
+		}
+	}
+	return best
+}
+
+// median of v (sorted in place), NaN when empty.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	slices.Sort(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
+}
+
+// demix returns the channel whose best probability lies furthest of the way
+// from the population's "not the favourite" level to its "favourite" level
+// (ChannelMix), -1 when no channel is allowed. Ties go to the earlier channel.
+func demix(chP *[numContactChannels]float64, mix [][2]float64) int {
+	best, bv := -1, math.Inf(-1)
+	for c, p := range chP {
+		if math.IsNaN(p) {
+			continue
+		}
+		v := p
+		if lo, hi := mix[c][0], mix[c][1]; hi > lo {
+			v = (p - lo) / (hi - lo)
+		}
+		if v > bv {
+			best, bv = c, v
+		}
+	}
+	return best
 }
 
 // rowLayout places the features package's read-out in one model's row.
@@ -436,6 +604,8 @@ func (b *PreferenceBucket) add(o PreferenceBucket) {
 	b.HourReachable += o.HourReachable
 	b.HourBestHits += o.HourBestHits
 	b.SendTimeHits += o.SendTimeHits
+	b.ValueChannelHits += o.ValueChannelHits
+	b.AnyChannelHits += o.AnyChannelHits
 	b.BaseChannel += o.BaseChannel
 	b.BaseHour += o.BaseHour
 	b.PopularChannel += o.PopularChannel
@@ -454,6 +624,8 @@ func (b *PreferenceBucket) rates() {
 	b.HourReachableRate = r(b.HourReachable, b.Accounts)
 	b.HourBestRate = r(b.HourBestHits, b.Accounts)
 	b.SendTimeRate = r(b.SendTimeHits, b.Accounts)
+	b.ValueChannelRate = r(b.ValueChannelHits, b.Accounts)
+	b.AnyChannelRate = r(b.AnyChannelHits, b.Accounts)
 	b.HourRateAmongReachable = r(b.HourHits, b.HourReachable)
 }
 
@@ -477,8 +649,8 @@ func (r PreferenceReport) Markdown() string {
 			pct(float64(r.Engagements[0])/float64(tot)), pct(float64(r.Engagements[1])/float64(tot)),
 			pct(float64(r.Engagements[2])/float64(tot)), pct(float64(r.Engagements[3])/float64(tot)), tot)
 	}
-	s.WriteString("| past contacts | accounts | channel = hidden best | baseline: best engagement rate | baseline: most common (" + r.PopularChannel + ") | hour within ±1 h of peak: send-time read-out | hour: action-value argmax | baseline: profile peak | hour of the best action (letters too) | peak reachable (8–20 ±1) | message = hidden best |\n")
-	s.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	s.WriteString("| past contacts | accounts | channel = hidden best | channel: de-mixed over every channel | channel of the best action | baseline: best engagement rate | baseline: most common (" + r.PopularChannel + ") | hour within ±1 h of peak: send-time read-out | hour: action-value argmax | baseline: profile peak | hour of the best action (letters too) | peak reachable (8–20 ±1) | message = hidden best |\n")
+	s.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	rows := append(slices.Clone(r.Buckets), r.AtLeast5, r.All)
 	for k, b := range rows {
 		label := b.Label()
@@ -487,9 +659,15 @@ func (r PreferenceReport) Markdown() string {
 		} else if k == len(rows)-1 {
 			label = "**all**"
 		}
-		fmt.Fprintf(&s, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", label, b.Accounts,
-			pct(b.ChannelRate), pct(b.BaseChannelRate), pct(b.PopularChannelRate), pct(b.SendTimeRate), pct(b.HourRate), pct(b.BaseHourRate),
+		fmt.Fprintf(&s, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", label, b.Accounts,
+			pct(b.ChannelRate), pct(b.AnyChannelRate), pct(b.ValueChannelRate), pct(b.BaseChannelRate), pct(b.PopularChannelRate), pct(b.SendTimeRate), pct(b.HourRate), pct(b.BaseHourRate),
 			pct(b.HourBestRate), pct(b.HourReachableRate), pct(b.MessageRate))
+	}
+	if len(r.ChannelMix) == numContactChannels {
+		s.WriteString("\nDe-mixed channel read-out: per channel, the median best engagement probability of the accounts whose best action is on another channel (not the favourite) and on it (the favourite); the preferred channel maximises (p − not) / (favourite − not).\n\n| channel | not the favourite | the favourite |\n|---|---:|---:|\n")
+		for c, ch := range datasets.ContactChannels {
+			fmt.Fprintf(&s, "| %s | %.4f | %.4f |\n", ch, r.ChannelMix[c][0], r.ChannelMix[c][1])
+		}
 	}
 	return s.String()
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/engagehq/engage/datasets"
+	"github.com/engagehq/engage/features"
 	"github.com/engagehq/engage/models/action"
 	"github.com/engagehq/engage/models/registry"
 )
@@ -324,3 +325,47 @@ func BenchmarkLoad(b *testing.B) {
 }
 
 var _ = io.EOF
+
+// TestContextOnly checks that a context-only fit never sees an action part
+// or an action-dependent feature (they would carry an uplift model's arm),
+// while every other context column stays.
+func TestContextOnly(t *testing.T) {
+	cols := features.Columns()
+	tb := &datasets.Table{Columns: cols, Floats: make([][]float64, len(cols)), Strings: make([][]string, len(cols))}
+	for i, c := range cols {
+		switch c.Kind {
+		case datasets.KindCategorical:
+			tb.Strings[i] = []string{"a", "b"}
+		default:
+			tb.Floats[i] = []float64{0, 1}
+		}
+	}
+	for _, tc := range []struct {
+		contextOnly bool
+		wantAction  bool
+	}{{false, true}, {true, false}} {
+		o := DefaultOptions()
+		o.Target, o.Treatment, o.Control, o.ContextOnly = "paid_7d", "channel", "email", tc.contextOnly
+		feats, _, err := selectFeatures(tb, &o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := map[string]bool{}
+		for _, f := range feats {
+			names[f.Name] = true
+		}
+		for _, n := range append([]string{"message", "local_hour"}, features.ActionNames()...) {
+			if names[n] != tc.wantAction {
+				t.Errorf("context-only %v: feature %q used = %v", tc.contextOnly, n, names[n])
+			}
+		}
+		for _, n := range []string{"balance", "days_past_due", "call_sent"} {
+			if !names[n] {
+				t.Errorf("context-only %v: context feature %q missing", tc.contextOnly, n)
+			}
+		}
+		if names["channel"] {
+			t.Errorf("context-only %v: the treatment column is a feature", tc.contextOnly)
+		}
+	}
+}

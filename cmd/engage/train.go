@@ -73,6 +73,7 @@ model of the treatment's effect is fitted instead, with Qini and AUUC.`,
 	f.StringVar(&o.Calibration, "calibration", o.Calibration, "calibrator: isotonic, platt or none")
 	f.StringVar(&o.Segment, "segment", "", "column for per-segment AUC (default: region, jurisdiction or age_band)")
 	f.StringSliceVar(&o.Exclude, "exclude", nil, "columns never used as features")
+	f.BoolVar(&o.ContextOnly, "context-only", false, "fit on the debtor's context only: no action part, no action-dependent feature (uplift models)")
 	f.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the random split and the fit")
 	f.Float64Var(&o.TestFraction, "test-fraction", o.TestFraction, "share of rows in the test split")
 	f.Float64Var(&o.ValidFraction, "valid-fraction", o.ValidFraction, "share of rows in the validation split")

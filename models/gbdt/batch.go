@@ -4,13 +4,15 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"sync"
 )
 
 // Evaluator is a model laid out for scoring many rows at once, as serving
 // scores the few dozen candidate actions of one account: nodes are 16 bytes
 // (four to a cache line instead of two), a leaf is recognised by its child
-// index (its own), and rows that share most of their values walk each tree
-// together (see Margins). Margins equals PredictMargin bit for bit (leaf
+// index (its own), and up to 64 rows walk each tree together, a split on a
+// column they take a few values in routing each value once (see Margins).
+// Margins equals PredictMargin bit for bit (leaf
 // outputs are summed as integers, see Model, so the order in which a row's
 // trees are added does not matter). It is read-only and safe for concurrent
 // use.
@@ -22,6 +24,7 @@ type Evaluator struct {
 	leaf  []int64 // fixed-point output of each leaf, by node index
 	roots []int32
 	cat   []uint64
+	pool  sync.Pool // *chunkScratch
 }
 
 // enode is one node of the Evaluator's layout. A numeric split sends a value
@@ -80,62 +83,267 @@ func (m *Model) Evaluator() *Evaluator {
 // rows (one value per feature each, NaN for missing): the same numbers as
 // PredictMargin row by row.
 //
-// Consecutive rows that differ in the same few columns (an account's
-// candidates: one send slot with every message) are scored as one block:
-// each tree is walked once for the whole block, splits on columns the block
-// agrees on are decided once, and only splits on the differing columns send
-// the block's rows their separate ways.
+// The rows are scored in chunks of up to 64 (an account's candidates: one
+// shared context, a few action columns that take a few values each): each
+// tree is walked once for the whole chunk, carrying the set of rows that
+// reach a node. A split on a column the chunk agrees on is decided once; a
+// split on a column with a few distinct values routes each distinct value
+// once (rows with the same bits route the same way) and sends the rows
+// holding it along; only a column with many distinct values is routed row
+// by row. Columns are examined the first time a split asks about them, so a
+// wide model pays only for the columns its reached splits read.
 func (e *Evaluator) Margins(rows, out []float64) error {
 	nf := e.nfeat
 	if len(rows) != nf*len(out) {
 		return fmt.Errorf("gbdt margins: %d values for %d rows of %d features", len(rows), len(out), nf)
 	}
-	var vb [4]uint64
-	varying := vb[:]
-	if w := (nf + 63) / 64; w > len(vb) {
-		varying = make([]uint64, w)
-	} else {
-		varying = vb[:w]
+	if len(out) == 0 {
+		return nil
 	}
-	for lo := 0; lo < len(out); {
-		hi := e.block(rows, lo, len(out), varying)
+	var cs *chunkScratch
+	for lo := 0; lo < len(out); lo += 64 {
+		hi := min(lo+64, len(out))
 		if hi-lo == 1 {
 			out[lo] = e.margin(rows[lo*nf : (lo+1)*nf : (lo+1)*nf])
-		} else {
-			e.blockMargins(rows[lo*nf:hi*nf], out[lo:hi], varying)
+			continue
 		}
-		lo = hi
+		if cs == nil {
+			cs = e.scratch()
+		}
+		e.chunkMargins(rows[lo*nf:hi*nf], out[lo:hi], cs)
+	}
+	if cs != nil {
+		e.pool.Put(cs)
 	}
 	return nil
 }
 
-// block returns the end of the block of rows starting at lo (at most 64
-// rows, before hi) and sets varying to the columns in which its rows differ
-// from the first: the first two rows set the columns, and the block goes on
-// while the next row differs from the first in no other column.
-func (e *Evaluator) block(rows []float64, lo, hi int, varying []uint64) int {
-	nf := e.nfeat
-	clear(varying)
-	first := rows[lo*nf : (lo+1)*nf]
-	end := lo + 1
-	for ; end < hi && end-lo < 64; end++ {
-		row := rows[end*nf : (end+1)*nf]
-		grows := false
-		for j, v := range row {
-			if math.Float64bits(v) == math.Float64bits(first[j]) || varying[j>>6]&(1<<(j&63)) != 0 {
-				continue
-			}
-			if end > lo+1 {
-				grows = true
-				break
-			}
-			varying[j>>6] |= 1 << (j & 63)
+// chunkScratch is Margins' working memory for one chunk: what it learned of
+// each column (col), and for a column with a few distinct values its table:
+// the values in increasing order, each with the rows holding it.
+type chunkScratch struct {
+	col   []int32 // colUnseen, colSame, colEach, or 1 + index into tabs
+	tabs  []colTable
+	ents  []tableEntry
+	stack []frame
+}
+
+// colTable is a column's distinct values: ents[off:off+n], sorted by value
+// (NaN apart, in nan).
+type colTable struct {
+	off, n int32
+	nan    uint64 // rows whose value is NaN
+}
+
+// tableEntry is one distinct (non-NaN) value of a column: the rows holding
+// it (rows), those holding it or a smaller value of the table (upto), and,
+// for a categorical split, the level bit the value tests (code, noCode when
+// it is outside [0, 64), where a one-word split sends it right).
+type tableEntry struct {
+	v          float64
+	rows, upto uint64
+	code       uint8
+}
+
+const noCode = 255
+
+// Column states of chunkScratch.col.
+const (
+	colUnseen = 0  // not examined yet
+	colSame   = -1 // every row of the chunk holds the first row's value
+	colEach   = -2 // too many distinct values: route row by row
+)
+
+// maxDistinct is how many distinct values of a column are routed value by
+// value; beyond it the column is routed row by row.
+const maxDistinct = 16
+
+// frame is a pending subtree of a chunk's walk: node i and the rows that
+// reach it.
+type frame struct {
+	i    int32
+	rows uint64
+}
+
+func (e *Evaluator) scratch() *chunkScratch {
+	if v := e.pool.Get(); v != nil {
+		return v.(*chunkScratch)
+	}
+	return &chunkScratch{col: make([]int32, e.nfeat), stack: make([]frame, 0, 32)}
+}
+
+// examine classifies column col of the chunk (n rows of nf values) and, when
+// it takes between 2 and maxDistinct values (by bits), makes its table.
+func (cs *chunkScratch) examine(chunk []float64, n, nf, col int) int32 {
+	first := math.Float64bits(chunk[col])
+	k := 1
+	for k < n && math.Float64bits(chunk[k*nf+col]) == first {
+		k++
+	}
+	if k == n {
+		return colSame
+	}
+	off := len(cs.ents)
+	var nan uint64
+	var last uint64
+	lastJ := -1 // rows often repeat the previous row's value: its entry
+	for k := range n {
+		v := chunk[k*nf+col]
+		if v != v {
+			nan |= 1 << k
+			continue
 		}
-		if grows {
-			break
+		b := math.Float64bits(v)
+		if lastJ >= 0 && b == last {
+			cs.ents[lastJ].rows |= 1 << k
+			continue
+		}
+		j := off
+		for j < len(cs.ents) && math.Float64bits(cs.ents[j].v) != b {
+			j++
+		}
+		if j == len(cs.ents) {
+			if j-off == maxDistinct {
+				cs.ents = cs.ents[:off]
+				return colEach
+			}
+			code := uint8(noCode)
+			if v >= 0 && v < 64 {
+				code = uint8(uint(v) & 63)
+			}
+			cs.ents = append(cs.ents, tableEntry{v: v, code: code})
+			// Keep the table sorted by value (equal values, -0 and +0,
+			// in any order: a threshold sends both the same way).
+			for ; j > off && cs.ents[j-1].v > v; j-- {
+				cs.ents[j], cs.ents[j-1] = cs.ents[j-1], cs.ents[j]
+			}
+		}
+		cs.ents[j].rows |= 1 << k
+		last, lastJ = b, j
+	}
+	var upto uint64
+	for j := off; j < len(cs.ents); j++ {
+		upto |= cs.ents[j].rows
+		cs.ents[j].upto = upto
+	}
+	cs.tabs = append(cs.tabs, colTable{off: int32(off), n: int32(len(cs.ents) - off), nan: nan})
+	return int32(len(cs.tabs))
+}
+
+// chunkMargins scores a chunk of 2 to 64 rows, walking each tree once for
+// all of them.
+func (e *Evaluator) chunkMargins(chunk, out []float64, cs *chunkScratch) {
+	nf, n := e.nfeat, len(out)
+	clear(cs.col)
+	cs.tabs, cs.ents = cs.tabs[:0], cs.ents[:0]
+	// acc[k] sums row k's leaves; common sums the leaves every row reaches
+	// (trees whose path does not depend on the rows): integer sums, so the
+	// split changes no bit of the margins.
+	var acc [64]int64
+	var common int64
+	all := uint64(1)<<n - 1
+	if n == 64 {
+		all = ^uint64(0)
+	}
+	stack := cs.stack[:0]
+	for _, r := range e.roots {
+		stack = append(stack, frame{r, all})
+		for len(stack) > 0 {
+			f := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			i, set := f.i, f.rows
+			for {
+				nd := &e.nodes[i]
+				if nd.kid == i {
+					v := e.leaf[i]
+					if set == all {
+						common += v
+						break
+					}
+					for m := set; m != 0; m &= m - 1 {
+						acc[bits.TrailingZeros64(m)] += v
+					}
+					break
+				}
+				col := int(nd.feat & featMask)
+				st := cs.col[col]
+				if st == colUnseen {
+					st = cs.examine(chunk, n, nf, col)
+					cs.col[col] = st
+				}
+				wide := nd.feat&wideBit != 0
+				var left uint64
+				switch {
+				case st == colSame:
+					// The chunk agrees on col: its first row routes them all.
+					if v := chunk[col]; wide {
+						i = e.wideNext(nd, v)
+					} else if nd.left(v) {
+						i = nd.kid
+					} else {
+						i = nd.kid + 1
+					}
+					continue
+				case st == colEach:
+					for m := set; m != 0; m &= m - 1 {
+						k := bits.TrailingZeros64(m)
+						v := chunk[k*nf+col]
+						if wide && e.wideNext(nd, v) == nd.kid || !wide && nd.left(v) {
+							left |= 1 << k
+						}
+					}
+					left &= set
+				default:
+					// Route each distinct value once (flat.left's rules):
+					// a threshold sends the values up to it left, a
+					// one-word level set the values whose level bit it
+					// holds; NaN goes its default way.
+					tb := &cs.tabs[st-1]
+					ents := cs.ents[tb.off : tb.off+tb.n]
+					switch {
+					case nd.feat&catBit == 0:
+						thr := math.Float64frombits(nd.v)
+						j := 0
+						for j < len(ents) && ents[j].v <= thr {
+							j++
+						}
+						if j > 0 {
+							left = ents[j-1].upto
+						}
+					case !wide:
+						for k := range ents {
+							if c := ents[k].code; c != noCode && nd.v>>c&1 != 0 {
+								left |= ents[k].rows
+							}
+						}
+					default:
+						for k := range ents {
+							if e.wideNext(nd, ents[k].v) == nd.kid {
+								left |= ents[k].rows
+							}
+						}
+					}
+					if nd.feat&dleftBit != 0 {
+						left |= tb.nan
+					}
+					left &= set
+				}
+				switch right := set &^ left; {
+				case right == 0:
+					i = nd.kid
+				case left == 0:
+					i = nd.kid + 1
+				default:
+					stack = append(stack, frame{nd.kid + 1, right})
+					i, set = nd.kid, left
+				}
+			}
 		}
 	}
-	return end
+	cs.stack = stack
+	for k := range out {
+		out[k] = e.base + float64(acc[k]+common)*e.unit
+	}
 }
 
 // margin walks every tree for one row.
@@ -172,74 +380,6 @@ func (nd *enode) left(v float64) bool {
 		l = nd.feat&dleftBit != 0
 	}
 	return l
-}
-
-// blockMargins scores a block of up to 64 rows that agree on every column
-// outside varying: each tree is walked once, carrying the set of rows that
-// reach each node.
-func (e *Evaluator) blockMargins(block, out []float64, varying []uint64) {
-	nf := e.nfeat
-	type frame struct {
-		i    int32
-		rows uint64
-	}
-	var acc [64]int64
-	var sb [32]frame
-	all := uint64(1)<<len(out) - 1
-	if len(out) == 64 {
-		all = ^uint64(0)
-	}
-	for _, r := range e.roots {
-		stack := append(sb[:0], frame{r, all})
-		for len(stack) > 0 {
-			f := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			i, set := f.i, f.rows
-			for {
-				nd := &e.nodes[i]
-				if nd.kid == i {
-					v := e.leaf[i]
-					for m := set; m != 0; m &= m - 1 {
-						acc[bits.TrailingZeros64(m)] += v
-					}
-					break
-				}
-				col := int(nd.feat & featMask)
-				wide := nd.feat&wideBit != 0
-				if varying[col>>6]&(1<<(col&63)) == 0 {
-					// The block agrees on col: its first row routes them all.
-					if v := block[col]; wide {
-						i = e.wideNext(nd, v)
-					} else if nd.left(v) {
-						i = nd.kid
-					} else {
-						i = nd.kid + 1
-					}
-					continue
-				}
-				var left uint64
-				for m := set; m != 0; m &= m - 1 {
-					k := bits.TrailingZeros64(m)
-					v := block[k*nf+col]
-					if wide && e.wideNext(nd, v) == nd.kid || !wide && nd.left(v) {
-						left |= 1 << k
-					}
-				}
-				switch right := set &^ left; {
-				case right == 0:
-					i = nd.kid
-				case left == 0:
-					i = nd.kid + 1
-				default:
-					stack = append(stack, frame{nd.kid + 1, right})
-					i, set = nd.kid, left
-				}
-			}
-		}
-	}
-	for k := range out {
-		out[k] = e.base + float64(acc[k])*e.unit
-	}
 }
 
 // wideNext routes v through a categorical split of more than 64 levels

@@ -86,6 +86,73 @@ func TestEvaluatorMatchesPredictMargin(t *testing.T) {
 	}
 }
 
+// TestEvaluatorValueTables: a chunk's columns that take a few values are
+// routed value by value (sorted tables, NaN apart) and the others row by row;
+// each way must give PredictMargin's margin bit for bit, on values that
+// stress the tables: thresholds and their neighbours one ulp away (a distinct
+// value whose bits differ by one), -0 and +0, NaNs with different payloads,
+// infinities, fractional and out-of-range categorical codes, columns with
+// exactly maxDistinct values and one more, and rows repeating the previous
+// row's value or not.
+func TestEvaluatorValueTables(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 13))
+	nan2 := math.Float64frombits(math.Float64bits(math.NaN()) ^ 1)
+	for trial := range 300 {
+		feats := randomFeatures(rng, 1+rng.IntN(8))
+		m := randomModel(rng, feats, 1+rng.IntN(25), 1+rng.IntN(7))
+		e := m.Evaluator()
+		// Per column a pool of values; a chunk draws each row's value from
+		// its column's pool (sizes around maxDistinct).
+		pools := make([][]float64, len(feats))
+		for j, f := range feats {
+			size := []int{1, 2, 5, maxDistinct, maxDistinct + 1, 40}[rng.IntN(6)]
+			for range size {
+				var v float64
+				switch rng.IntN(9) {
+				case 0:
+					v = math.Round(rng.NormFloat64()*4) / 4 // a threshold
+				case 1:
+					v = math.Nextafter(math.Round(rng.NormFloat64()*4)/4, math.Inf(1))
+				case 2:
+					v = math.Nextafter(math.Round(rng.NormFloat64()*4)/4, math.Inf(-1))
+				case 3:
+					v = []float64{math.Copysign(0, -1), 0, math.NaN(), nan2, math.Inf(1), math.Inf(-1)}[rng.IntN(6)]
+				case 4:
+					v = []float64{-1, 63, 63.5, 64, 64.5, 1e300, -0.5}[rng.IntN(7)]
+				default:
+					v = randomValue(rng, f)
+				}
+				pools[j] = append(pools[j], v)
+			}
+		}
+		n := []int{2, 3, 17, 50, 64, 65, 130}[trial%7]
+		rows := make([]float64, n*len(feats))
+		for i := range n {
+			for j := range feats {
+				switch {
+				case i > 0 && rng.IntN(3) == 0: // repeat the previous row's value
+					rows[i*len(feats)+j] = rows[(i-1)*len(feats)+j]
+				default:
+					rows[i*len(feats)+j] = pools[j][rng.IntN(len(pools[j]))]
+				}
+			}
+		}
+		got := make([]float64, n)
+		if err := e.Margins(rows, got); err != nil {
+			t.Fatal(err)
+		}
+		for i := range got {
+			want, err := m.PredictMargin(rows[i*len(feats) : (i+1)*len(feats)])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Float64bits(got[i]) != math.Float64bits(want) {
+				t.Fatalf("trial %d row %d of %d: evaluator %v, PredictMargin %v (row %v)", trial, i, n, got[i], want, rows[i*len(feats):(i+1)*len(feats)])
+			}
+		}
+	}
+}
+
 // TestEvaluatorFitted checks a fitted model (categorical and numeric splits
 // as Fit lays them out) on its own training rows.
 func TestEvaluatorFitted(t *testing.T) {

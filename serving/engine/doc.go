@@ -83,16 +83,23 @@
 // # Cost
 //
 // A decision's work is mostly firewall questions and tree walks, so the
-// engine asks each question once: a channel allowed now needs one firewall
-// evaluation, a denied one the full check its reasons need (whose search
-// also gives its earliest permitted instant); a slot is placed with one
+// engine asks each question once: every channel at the decision instant
+// needs one firewall evaluation (compliance.Subject.Verdict: allowed, or
+// denied with the reasons and, from its search, the earliest permitted
+// instant), and every question of a decision goes through one
+// compliance.Session, which evaluates the rules that read no channel
+// (permitted hours, quiet periods, caps, cooldowns) once per instant for
+// all channels; a slot is placed with one
 // search (the first permitted instant at or after it is the slot itself
 // exactly when the slot is permitted), and a slot inside a stretch an
 // earlier search went through takes that search's answer (every instant
 // between a search's start and its answer is denied). The hour-of-week
 // profile is computed once for the feature vector, the slot affinities and
-// the model's action features; the decision's working memory is pooled, so a
-// decision allocates what its answer keeps. Every shortcut gives exactly the
+// the model's action features; the decision's working memory is pooled, and
+// its answer (the Decision, its channel verdicts, actions, numbers and usual
+// reasons) is one allocation, so a decision allocates little more than the
+// strings its answer keeps. The model walks each tree once for all the
+// candidates (gbdt.Evaluator.Margins). Every shortcut gives exactly the
 // answer of asking again: TestCandidatesMatchReference compares the
 // candidates with a generator that asks the firewall about every slot.
 // BenchmarkDecideWorld measures Decide alone on the world of serving's

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -423,13 +422,15 @@ type channelPlan struct {
 func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel string) (*Decision, error) {
 	acct := in.Account
 	now := in.Now.UTC()
-	d := &Decision{
+	ans := new(answer)
+	d := &ans.d
+	*d = Decision{
 		DecisionID: in.DecisionID, AccountID: acct.Row.ID, DecidedAt: now,
-		TimeZone: acct.Row.TimeZone, RunnersUp: []Action{}, Reasons: make([]string, 0, 4),
+		TimeZone: acct.Row.TimeZone, RunnersUp: []Action{}, Reasons: ans.reasons[:0],
 		Holdout: InHoldout(in.Tenant, acct.Row.ID, e.o.HoldoutShare),
 	}
 	buf := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(buf)
+	defer buf.release()
 	sub := in.Subject
 	noRules := in.NoRules
 	if noRules == "" && sub == nil {
@@ -445,6 +446,11 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 			return nil, fmt.Errorf("decide %s: compliance: %w", acct.Row.ID, err)
 		}
 	}
+	// Every firewall question of the decision goes through one session,
+	// which evaluates the rules that do not depend on the channel once per
+	// instant.
+	ses := &buf.ses
+	ses.Reset(sub)
 	var err error
 	priors := e.uniform
 	if scorer != nil {
@@ -459,21 +465,26 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 	*x = Context{Account: acct, State: state, At: at}
 	x.Numeric = state.ReadCandidates(at, acct, priors, buf.num[:0], &buf.acts)
 	buf.num, x.acts = x.Numeric, &buf.acts
-	d.Features = featureInfo(state, now, x.Numeric, e.o.StaleAfter)
+	d.Features = featureInfo(state, now, x.Numeric, e.o.StaleAfter, &ans.asOf)
 	if d.Features.Stale {
-		d.Reasons = append(d.Reasons, "features are stale: the latest event is "+fmtAge(d.Features.AgeSeconds)+" old")
+		var sb [80]byte
+		b := append(sb[:0], "features are stale: the latest event is "...)
+		b = appendDur(b, time.Duration(d.Features.AgeSeconds*float64(time.Second)))
+		d.Reasons = append(d.Reasons, string(append(b, " old"...)))
 	}
 
 	// Firewall first: every channel's earliest permitted instant.
 	// A channel allowed now opens now; a denied one is checked in full for
 	// its reasons, whose search gives its earliest permitted instant too
-	// when the firewall searches as far as the engine.
+	// when the firewall searches as far as the engine. One firewall
+	// evaluation answers both (Subject.Verdict), but for a zero instant,
+	// which Check refuses and Allowed does not.
 	plans := buf.plans(len(e.chans))
-	d.Compliance.Channels = make([]ChannelVerdict, 0, len(e.chans))
-	var firstCheck *compliance.Decision
+	d.Compliance.Channels = ans.channels(len(e.chans))
+	scoped := false // a denied channel's check succeeded: Subject.Scope is the decision's
 	for i, ch := range e.chans {
 		p := channelPlan{name: e.o.Channels[i], ch: ch}
-		now1, err := sub.Allowed(ch, now, compliance.Personal)
+		now1, reasons, earliest, err := e.verdict(ses, ch, now)
 		if err != nil {
 			return nil, fmt.Errorf("decide %s: firewall %s: %w", acct.Row.ID, p.name, err)
 		}
@@ -481,27 +492,20 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 		if now1 {
 			p.earliest, p.ok = now, true
 		} else {
-			c, err := sub.Check(compliance.Contact{Channel: ch, At: now})
-			if err != nil {
-				return nil, fmt.Errorf("decide %s: firewall %s: %w", acct.Row.ID, p.name, err)
-			}
-			v.Reasons = c.Reasons
-			if firstCheck == nil {
-				firstCheck = &c
-			}
+			v.Reasons = reasons
+			scoped = true
 			switch {
 			case e.fw.Horizon() != e.o.Horizon:
-				if p.earliest, p.ok, err = sub.Earliest(ch, now, compliance.Personal, e.o.Horizon); err != nil {
+				if p.earliest, p.ok, err = ses.Earliest(ch, now, compliance.Personal, e.o.Horizon); err != nil {
 					return nil, fmt.Errorf("decide %s: firewall %s: %w", acct.Row.ID, p.name, err)
 				}
-			case c.EarliestAllowed != nil:
-				p.earliest, p.ok = *c.EarliestAllowed, true
+			case earliest != nil:
+				p.earliest, p.ok = *earliest, true
 			}
 		}
 		plans[i] = p
 		if p.ok {
-			t := p.earliest
-			v.EarliestAllowed = &t
+			v.EarliestAllowed = ans.instant(i, p.earliest)
 		}
 		d.Compliance.Channels = append(d.Compliance.Channels, v)
 	}
@@ -512,7 +516,7 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 	if !(left > 0) {
 		d.Outcome, d.Policy, d.Propensity = OutcomeNoContact, PolicyModel, 1
 		d.Reasons = append(d.Reasons, "nothing is left to collect: the balance is paid in full (or zero)")
-		e.finishCompliance(d, sub, firstCheck, now)
+		e.finishCompliance(d, ses, scoped, now)
 		return d, nil
 	}
 	// Earliest channel opening decides between contact, wait and no contact.
@@ -526,7 +530,7 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 	if !anyOpen {
 		d.Outcome, d.Policy, d.Propensity = OutcomeNoContact, PolicyModel, 1
 		d.Reasons = append(d.Reasons, fmt.Sprintf("no channel is permitted within %s; see compliance.channels for the rules", fmtDur(e.o.Horizon)))
-		e.finishCompliance(d, sub, firstCheck, now)
+		e.finishCompliance(d, ses, scoped, now)
 		return d, nil
 	}
 	if open.Sub(now) > e.o.SlotWindow {
@@ -534,7 +538,7 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 		t := open
 		d.WaitUntil = &t
 		d.Reasons = append(d.Reasons, fmt.Sprintf("every channel is blocked for now; the first one opens at %s, so wait until then", open.Format(time.RFC3339)))
-		e.finishCompliance(d, sub, firstCheck, now)
+		e.finishCompliance(d, ses, scoped, now)
 		return d, nil
 	}
 
@@ -542,7 +546,7 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 		d.Policy = PolicyHoldout
 		d.Reasons = append(d.Reasons, fmt.Sprintf("account is in the %.0f%% holdout: business-as-usual policy (cheapest permitted channel, first permitted slot, %s)", e.o.HoldoutShare*100, e.o.BAUMessage))
 		e.bau(d, plans, acct)
-		e.finishCompliance(d, sub, nil, now)
+		e.finishCompliance(d, ses, false, now)
 		return d, nil
 	}
 	if scorer == nil {
@@ -552,12 +556,12 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 		}
 		d.Reasons = append(d.Reasons, "fallback to business as usual: "+d.Fallback)
 		e.bau(d, plans, acct)
-		e.finishCompliance(d, sub, nil, now)
+		e.finishCompliance(d, ses, false, now)
 		return d, nil
 	}
 	d.ModelVersion, d.Target = scorer.Version(), scorer.Target()
 
-	cands, err := e.candidates(buf.cands[:0], plans, sub, x, priors, now)
+	cands, err := e.candidates(buf.cands[:0], plans, ses, x, priors, now)
 	buf.cands = cands
 	if err != nil {
 		return nil, fmt.Errorf("decide %s: %w", acct.Row.ID, err)
@@ -566,26 +570,26 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 	if len(cands) == 0 { // unreachable: an open channel always yields its earliest slot
 		d.Policy, d.Fallback = PolicyBAU, "no candidate slot"
 		e.bau(d, plans, acct)
-		e.finishCompliance(d, sub, nil, now)
+		e.finishCompliance(d, ses, false, now)
 		return d, nil
 	}
 	if err := ctx.Err(); err != nil {
-		return e.late(d, plans, acct, sub, now, err), nil
+		return e.late(d, plans, acct, ses, now, err), nil
 	}
 	value := e.o.EngagementValue
 	if t := scorer.Target(); t == "paid_7d" || t == "paid_30d" {
 		value = 1
 	}
 	probs, evs := buf.floats(len(cands))
-	if err := e.score(scorer, x, cands, probs, left*value); err != nil {
+	if err := e.score(scorer, x, cands, probs, left*value, buf); err != nil {
 		d.Policy, d.Fallback = PolicyBAU, fmt.Sprintf("model %s failed to score: %v", scorer.Version(), err)
 		d.Reasons = append(d.Reasons, "fallback to business as usual: "+d.Fallback)
 		e.bau(d, plans, acct)
-		e.finishCompliance(d, sub, nil, now)
+		e.finishCompliance(d, ses, false, now)
 		return d, nil
 	}
 	if err := ctx.Err(); err != nil {
-		return e.late(d, plans, acct, sub, now, err), nil
+		return e.late(d, plans, acct, ses, now, err), nil
 	}
 	var lastCh string
 	var cost, complaint float64 // of lastCh: candidates come grouped by channel
@@ -610,13 +614,15 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 		d.Outcome, d.Policy, d.Propensity = OutcomeNoContact, PolicyModel, 1
 		d.Reasons = append(d.Reasons, fmt.Sprintf("no permitted action is worth a contact now: the best, %s at %02d:00 local with %q, has P(%s)=%.3f (threshold %.3f) and expected value %.0f (threshold %.0f)",
 			cands[best].Channel, cands[best].LocalHour, cands[best].Message, d.Target, probs[best], e.o.MinP, evs[best], e.o.MinEV))
-		e.finishCompliance(d, sub, firstCheck, now)
+		e.finishCompliance(d, ses, scoped, now)
 		return d, nil
 	}
 	d.Policy, d.Outcome = PolicyModel, OutcomeContact
 	n := float64(len(cands))
 	if e.o.Epsilon > 0 {
-		r := rand.New(rand.NewPCG(e.o.Seed, idHash(in.DecisionID)))
+		var src rand.PCG
+		src.Seed(e.o.Seed, idHash(in.DecisionID))
+		r := rand.New(&src)
 		if r.Float64() < e.o.Epsilon {
 			chosen = r.IntN(len(cands))
 			d.Explored = true
@@ -635,10 +641,11 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 		d.Propensity += 1 - e.o.Epsilon
 	}
 	// The answer's numbers, in one allocation: chosen, then runners-up.
-	vals := make([]float64, 2*(1+e.o.Top))
-	a := e.action(&cands[chosen], acct, probs[chosen], evs[chosen], vals[0:2])
-	d.Action = &a
-	d.RunnersUp = make([]Action, 0, e.o.Top)
+	vals := ans.numbers(2 * (1 + e.o.Top))
+	ans.action = e.action(&cands[chosen], acct, probs[chosen], evs[chosen], vals[0:2], nil)
+	a := &ans.action
+	d.Action = a
+	d.RunnersUp = ans.runnersUp(e.o.Top)
 	for _, k := range order {
 		if k == chosen || math.IsInf(evs[k], -1) {
 			continue
@@ -647,15 +654,19 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 			break
 		}
 		j := 2 * (1 + len(d.RunnersUp))
-		d.RunnersUp = append(d.RunnersUp, e.action(&cands[k], acct, probs[k], evs[k], vals[j:j+2]))
+		same := a
+		if n := len(d.RunnersUp); n > 0 {
+			same = &d.RunnersUp[n-1]
+		}
+		d.RunnersUp = append(d.RunnersUp, e.action(&cands[k], acct, probs[k], evs[k], vals[j:j+2], same))
 	}
 	if d.Explored {
 		d.Reasons = append(d.Reasons, fmt.Sprintf("exploration (%.0f%% of decisions): a uniformly drawn permitted action instead of the best one, logged with its exact propensity", e.o.Epsilon*100))
 	} else {
 		// fmt's "%s at %02d:00 local with %q has the highest expected value
 		// among %d permitted actions (P(%s)=%.3f)", built without fmt.
-		b := make([]byte, 0, 160)
-		b = appendSlot(b, a.Channel, a.LocalHour, a.Message)
+		var sb [160]byte
+		b := appendSlot(sb[:0], a.Channel, a.LocalHour, a.Message)
 		b = append(b, " has the highest expected value among "...)
 		b = strconv.AppendInt(b, int64(len(cands)), 10)
 		b = append(b, " permitted actions (P("...)
@@ -669,8 +680,8 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 		r := d.RunnersUp[0]
 		// fmt's "runner-up: %s at %02d:00 local with %q (expected value
 		// %.0f vs %.0f)", built without fmt.
-		b := make([]byte, 0, 120)
-		b = append(b, "runner-up: "...)
+		var sb [160]byte
+		b := append(sb[:0], "runner-up: "...)
 		b = appendSlot(b, r.Channel, r.LocalHour, r.Message)
 		b = append(b, " (expected value "...)
 		b = strconv.AppendFloat(b, *r.ExpectedValue, 'f', 0, 64)
@@ -682,7 +693,7 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 	if a.MovedByFirewall {
 		d.Reasons = append(d.Reasons, "the firewall moved the preferred send slot to the next permitted local hour")
 	}
-	e.finishCompliance(d, sub, nil, now)
+	e.finishCompliance(d, ses, false, now)
 	return d, nil
 }
 
@@ -691,7 +702,7 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 // slot) with the reference message, ranks them by expected value (gain is the
 // value of the target outcome, so the channel's cost counts), and scores every
 // message of the Shortlist best; the candidates it skips are NaN.
-func (e *Engine) score(sc Scorer, x *Context, cands []Candidate, p []float64, gain float64) error {
+func (e *Engine) score(sc Scorer, x *Context, cands []Candidate, p []float64, gain float64, buf *scratch) error {
 	nm := len(e.o.Messages)
 	nslots := len(cands) / nm
 	if !e.o.AllHours || nslots <= e.o.Shortlist || nslots*nm != len(cands) {
@@ -700,16 +711,17 @@ func (e *Engine) score(sc Scorer, x *Context, cands []Candidate, p []float64, ga
 	for i := range p {
 		p[i] = math.NaN()
 	}
-	ref := make([]Candidate, nslots)
-	rp := make([]float64, nslots)
+	cs := &buf.search
+	ref := grow(&cs.ref, nslots)
+	rp := grow(&cs.rp, nslots)
 	for k := range ref {
 		ref[k] = cands[k*nm+e.refMsg]
 	}
 	if err := sc.Score(x, ref, rp); err != nil {
 		return err
 	}
-	order := make([]int, nslots)
-	ev := make([]float64, nslots)
+	order := grow(&cs.order, nslots)
+	ev := grow(&cs.ev, nslots)
 	for k := range order {
 		order[k] = k
 		p[k*nm+e.refMsg] = rp[k]
@@ -728,8 +740,8 @@ func (e *Engine) score(sc Scorer, x *Context, cands []Candidate, p []float64, ga
 		}
 		return 0
 	})
-	short := make([]Candidate, 0, e.o.Shortlist*(nm-1))
-	at := make([]int, 0, cap(short))
+	short := grow(&cs.short, e.o.Shortlist*(nm-1))[:0]
+	at := grow(&cs.at, cap(short))[:0]
 	for _, k := range order[:e.o.Shortlist] {
 		for m := range nm {
 			if m != e.refMsg {
@@ -738,7 +750,7 @@ func (e *Engine) score(sc Scorer, x *Context, cands []Candidate, p []float64, ga
 			}
 		}
 	}
-	sp := make([]float64, len(short))
+	sp := grow(&cs.sp, len(short))
 	if err := sc.Score(x, short, sp); err != nil {
 		return err
 	}
@@ -749,7 +761,7 @@ func (e *Engine) score(sc Scorer, x *Context, cands []Candidate, p []float64, ga
 }
 
 // late answers with BAU when the scoring budget ran out.
-func (e *Engine) late(d *Decision, plans []channelPlan, acct *features.Account, sub *compliance.Subject, now time.Time, err error) *Decision {
+func (e *Engine) late(d *Decision, plans []channelPlan, acct *features.Account, ses *compliance.Session, now time.Time, err error) *Decision {
 	d.Policy = PolicyBAU
 	d.Fallback = "the decision could not be scored within its budget"
 	if !errors.Is(err, context.DeadlineExceeded) {
@@ -758,7 +770,7 @@ func (e *Engine) late(d *Decision, plans []channelPlan, acct *features.Account, 
 	d.Reasons = append(d.Reasons, "fallback to business as usual: "+d.Fallback)
 	d.ModelVersion, d.Target = "", ""
 	e.bau(d, plans, acct)
-	e.finishCompliance(d, sub, nil, now)
+	e.finishCompliance(d, ses, false, now)
 	return d
 }
 
@@ -771,7 +783,7 @@ func (e *Engine) bau(d *Decision, plans []channelPlan, acct *features.Account) {
 			continue
 		}
 		c := Candidate{Channel: p.name, Message: e.o.BAUMessage, SendAt: p.earliest, LocalHour: acct.HourOfWeek(p.earliest.UnixMicro()) % 24}
-		a := e.action(&c, acct, math.NaN(), math.NaN(), nil)
+		a := e.action(&c, acct, math.NaN(), math.NaN(), nil, nil)
 		d.Action = &a
 		return
 	}
@@ -803,41 +815,61 @@ func (e *Engine) failClosed(d *Decision, why string) {
 }
 
 // finishCompliance fills the jurisdictions and the notices the chosen contact
-// must carry (from a full firewall check of it).
-func (e *Engine) finishCompliance(d *Decision, sub *compliance.Subject, c *compliance.Decision, now time.Time) {
+// must carry (from a full firewall check of it). Without a chosen contact
+// (or when its check fails) the jurisdictions, zones and warnings are those
+// every successful check of the subject reports: scoped says one already
+// succeeded at the decision instant, else a letter is checked then.
+func (e *Engine) finishCompliance(d *Decision, ses *compliance.Session, scoped bool, now time.Time) {
 	if d.Action != nil {
 		ch, _ := compliance.ParseChannel(d.Action.Channel)
-		full, err := sub.Check(compliance.Contact{Channel: ch, At: d.Action.SendAt})
+		full, err := ses.Check(compliance.Contact{Channel: ch, At: d.Action.SendAt})
 		if err == nil {
-			c = &full
 			d.Compliance.Notices = full.Notices
 			if len(full.Notices) > 0 {
-				ids := make([]string, len(full.Notices))
+				// "the message must carry: [" + the ids joined by spaces + "]".
+				var sb [256]byte
+				b := append(sb[:0], "the message must carry: ["...)
 				for i, n := range full.Notices {
-					ids[i] = n.ID
+					if i > 0 {
+						b = append(b, ' ')
+					}
+					b = append(b, n.ID...)
 				}
-				d.Reasons = append(d.Reasons, "the message must carry: ["+strings.Join(ids, " ")+"]")
+				d.Reasons = append(d.Reasons, string(append(b, ']')))
 			}
+			d.Compliance.Jurisdictions, d.Compliance.Zones, d.Compliance.Warnings = full.Jurisdictions, full.Zones, full.Warnings
+			return
 		}
 	}
-	if c == nil {
-		full, err := sub.Check(compliance.Contact{Channel: compliance.Letter, At: now})
-		if err == nil {
-			c = &full
-		}
-	}
-	if c != nil {
-		d.Compliance.Jurisdictions, d.Compliance.Zones, d.Compliance.Warnings = c.Jurisdictions, c.Zones, c.Warnings
+	if scoped {
+		d.Compliance.Jurisdictions, d.Compliance.Zones, d.Compliance.Warnings = ses.Subject().Scope()
+	} else if full, err := ses.Check(compliance.Contact{Channel: compliance.Letter, At: now}); err == nil {
+		d.Compliance.Jurisdictions, d.Compliance.Zones, d.Compliance.Warnings = full.Jurisdictions, full.Zones, full.Warnings
 	}
 	if d.Compliance.Notices == nil {
 		d.Compliance.Notices = []compliance.Notice{}
 	}
 }
 
+// verdict is the firewall's answer for channel ch at the decision instant:
+// Subject.Verdict, or for a zero instant (which Check refuses) Allowed and
+// then, when denied, Check, as asked before Verdict existed.
+func (e *Engine) verdict(ses *compliance.Session, ch compliance.Channel, now time.Time) (bool, []compliance.Reason, *time.Time, error) {
+	if !now.IsZero() {
+		return ses.Verdict(ch, now, compliance.Personal)
+	}
+	ok, err := ses.Allowed(ch, now, compliance.Personal)
+	if err != nil || ok {
+		return ok, nil, nil, err
+	}
+	c, err := ses.Check(compliance.Contact{Channel: ch, At: now})
+	return false, c.Reasons, c.EarliestAllowed, err
+}
+
 // candidates appends to out the allowed actions: per open channel the best
 // slots of the debtor's hour-of-day profile within the slot window, moved by
 // the firewall when denied, each with every message.
-func (e *Engine) candidates(out []Candidate, plans []channelPlan, sub *compliance.Subject, x *Context, p *features.Priors, now time.Time) ([]Candidate, error) {
+func (e *Engine) candidates(out []Candidate, plans []channelPlan, ses *compliance.Session, x *Context, p *features.Priors, now time.Time) ([]Candidate, error) {
 	// Rank local hours by the debtor's hour-of-day profile, best first.
 	hod := x.Numeric[e.idxHour0 : e.idxHour0+24]
 	// (A stable insertion sort: equal shares keep the earlier hour first.)
@@ -856,12 +888,15 @@ func (e *Engine) candidates(out []Candidate, plans []channelPlan, sub *complianc
 		moved bool
 	}
 	acts := x.Actions(p)
+	// The channels open at the same instants (now, mostly) and try the same
+	// hours: remember the local hours of the instants seen.
+	hw := localHours{acct: x.Account}
 	for _, pl := range plans {
 		if !pl.ok || pl.earliest.After(limit) {
 			continue
 		}
 		start := pl.earliest
-		startHour := x.Account.HourOfWeek(start.UnixMicro()) % 24
+		startHour := hw.of(start.UnixMicro())
 		var buf [25]slot // at most one per local hour (and the start)
 		taken := buf[:0]
 		var used [24]bool
@@ -872,14 +907,14 @@ func (e *Engine) candidates(out []Candidate, plans []channelPlan, sub *complianc
 			used[startHour] = true
 			taken = append(taken, slot{t: start})
 			for t := start.Truncate(time.Hour).Add(time.Hour); !t.After(limit); t = t.Add(time.Hour) {
-				lh := x.Account.HourOfWeek(t.UnixMicro()) % 24
+				lh := hw.of(t.UnixMicro())
 				if used[lh] {
 					continue
 				}
 				// The first permitted instant at or after t is t itself
 				// exactly when t is permitted; when it is later, every hour
 				// before it is denied and needs no question of its own.
-				u, ok, err := gaps.earliest(sub, pl.ch, t, e.o.Horizon)
+				u, ok, err := gaps.earliest(ses, pl.ch, t, e.o.Horizon)
 				if err != nil {
 					return nil, fmt.Errorf("firewall %s: %w", pl.name, err)
 				}
@@ -903,7 +938,7 @@ func (e *Engine) candidates(out []Candidate, plans []channelPlan, sub *complianc
 			t := start
 			if h != startHour {
 				t = start.Truncate(time.Hour).Add(time.Duration((h-startHour+24)%24) * time.Hour)
-				if x.Account.HourOfWeek(t.UnixMicro())%24 != h { // a DST jump: skip the hour
+				if hw.of(t.UnixMicro()) != h { // a DST jump: skip the hour
 					continue
 				}
 			}
@@ -918,7 +953,7 @@ func (e *Engine) candidates(out []Candidate, plans []channelPlan, sub *complianc
 			// its denied stretch, remembered for the slots inside it.
 			moved := false
 			if !t.Equal(start) {
-				u, ok, err := gaps.earliest(sub, pl.ch, t, e.o.Horizon)
+				u, ok, err := gaps.earliest(ses, pl.ch, t, e.o.Horizon)
 				if err != nil {
 					return nil, fmt.Errorf("firewall %s: %w", pl.name, err)
 				}
@@ -927,7 +962,7 @@ func (e *Engine) candidates(out []Candidate, plans []channelPlan, sub *complianc
 				}
 				t, moved = u, !u.Equal(t)
 			}
-			lh := x.Account.HourOfWeek(t.UnixMicro()) % 24
+			lh := hw.of(t.UnixMicro())
 			if used[lh] {
 				continue
 			}
@@ -940,13 +975,35 @@ func (e *Engine) candidates(out []Candidate, plans []channelPlan, sub *complianc
 		for _, s := range taken {
 			us := s.t.UnixMicro()
 			aff := acts.SlotAffinity(us)
-			lh := x.Account.HourOfWeek(us) % 24
+			lh := hw.of(us)
+			c := Candidate{Channel: pl.name, SendAt: s.t.UTC(), LocalHour: lh, Slot: aff, Moved: s.moved}
 			for _, m := range e.o.Messages {
-				out = append(out, Candidate{Channel: pl.name, Message: m, SendAt: s.t.UTC(), LocalHour: lh, Slot: aff, Moved: s.moved})
+				c.Message = m
+				out = append(out, c)
 			}
 		}
 	}
 	return out, nil
+}
+
+// localHours remembers the local hour of day (Account.HourOfWeek % 24) of
+// the instants a decision asked about, one per hour of the next 32 (the
+// slots are whole hours, the same for every channel).
+type localHours struct {
+	acct *features.Account
+	us   [32]int64
+	hour [32]int8 // 0: not known, else hour + 1
+}
+
+// of returns the local hour of day of instant us (UTC microseconds).
+func (c *localHours) of(us int64) int {
+	i := uint64(us/int64(time.Hour/time.Microsecond)) % uint64(len(c.us))
+	if c.hour[i] != 0 && c.us[i] == us {
+		return int(c.hour[i]) - 1
+	}
+	h := c.acct.HourOfWeek(us) % 24
+	c.us[i], c.hour[i] = us, int8(h+1)
+	return h
 }
 
 // deniedSpans are stretches [from, to) of one channel's time the firewall
@@ -980,11 +1037,11 @@ func (g *deniedSpans) add(from, to time.Time) {
 // permitted instant at or after t, so every instant between t and it is
 // denied and has the same answer. (A stretch with no permitted instant
 // within the horizon is not remembered: a later t searches further.)
-func (g *deniedSpans) earliest(sub *compliance.Subject, ch compliance.Channel, t time.Time, horizon time.Duration) (time.Time, bool, error) {
+func (g *deniedSpans) earliest(ses *compliance.Session, ch compliance.Channel, t time.Time, horizon time.Duration) (time.Time, bool, error) {
 	if u, hit := g.find(t); hit {
 		return u, true, nil
 	}
-	u, ok, err := sub.Earliest(ch, t, compliance.Personal, horizon)
+	u, ok, err := ses.Earliest(ch, t, compliance.Personal, horizon)
 	if err == nil && ok {
 		g.add(t, u)
 	}
@@ -1017,13 +1074,30 @@ func topByValue(ev []float64, k int, top []int) []int {
 // scratch is one decision's working memory, pooled: a decision allocates
 // only what its answer keeps.
 type scratch struct {
-	ctx   Context
-	acts  features.Candidates
-	num   []float64
-	plan  []channelPlan
-	cands []Candidate
-	f     []float64
-	i     []int
+	search searchScratch
+	ses    compliance.Session
+	ctx    Context
+	acts   features.Candidates
+	num    []float64
+	plan   []channelPlan
+	cands  []Candidate
+	f      []float64
+	i      []int
+}
+
+// searchScratch is the coordinate search's working memory (Engine.score).
+type searchScratch struct {
+	ref, short []Candidate
+	rp, ev, sp []float64
+	order, at  []int
+}
+
+// grow returns (*b)[:n], reallocating *b when it is shorter.
+func grow[T any](b *[]T, n int) []T {
+	if cap(*b) < n {
+		*b = make([]T, n)
+	}
+	return (*b)[:n]
 }
 
 // plans returns n channel plans.
@@ -1035,6 +1109,63 @@ func (s *scratch) plans(n int) []channelPlan {
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// release returns the working memory to the pool, without the decision's
+// subject and answers.
+func (s *scratch) release() {
+	s.ses.Reset(nil)
+	scratchPool.Put(s)
+}
+
+// answer is the memory of one decision's answer in one allocation: the
+// Decision and the usual number of its channel verdicts, their earliest
+// instants, reasons, actions and the actions' numbers. A decision with more
+// channels or runners-up than the arrays hold gets its own slices.
+type answer struct {
+	d        Decision
+	reasons  [6]string
+	verdicts [5]ChannelVerdict
+	earliest [5]time.Time
+	asOf     time.Time
+	action   Action
+	runners  [3]Action
+	vals     [8]float64
+}
+
+// channels returns an empty slice for n channel verdicts.
+func (a *answer) channels(n int) []ChannelVerdict {
+	if n <= len(a.verdicts) {
+		return a.verdicts[:0:n]
+	}
+	return make([]ChannelVerdict, 0, n)
+}
+
+// instant returns a pointer to t, the earliest instant of channel i.
+func (a *answer) instant(i int, t time.Time) *time.Time {
+	if i < len(a.earliest) {
+		a.earliest[i] = t
+		return &a.earliest[i]
+	}
+	p := new(time.Time)
+	*p = t
+	return p
+}
+
+// numbers returns n values for the answer's probabilities and expected values.
+func (a *answer) numbers(n int) []float64 {
+	if n <= len(a.vals) {
+		return a.vals[:n:n]
+	}
+	return make([]float64, n)
+}
+
+// runnersUp returns an empty slice for n runners-up.
+func (a *answer) runnersUp(n int) []Action {
+	if n <= len(a.runners) {
+		return a.runners[:0:n]
+	}
+	return make([]Action, 0, n)
+}
 
 // floats returns two slices of n values (probabilities, expected values).
 func (s *scratch) floats(n int) ([]float64, []float64) {
@@ -1055,9 +1186,17 @@ func (s *scratch) ints(n int) []int {
 // action formats a candidate for the answer; NaN p or ev are left out.
 // store (two values, or nil when both are NaN) holds the numbers the answer
 // points to.
-func (e *Engine) action(c *Candidate, acct *features.Account, p, ev float64, store []float64) Action {
+//
+// same, when not nil, is an action of the same answer: when it is sent at
+// the same instant (runners-up often share the chosen slot) its local time
+// is the same string.
+func (e *Engine) action(c *Candidate, acct *features.Account, p, ev float64, store []float64, same *Action) Action {
 	a := Action{Channel: c.Channel, Message: c.Message, SendAt: c.SendAt.UTC(), LocalHour: c.LocalHour, MovedByFirewall: c.Moved}
-	a.SendAtLocal = localString(c.SendAt, acct.Row.TimeZone)
+	if same != nil && same.SendAt.Equal(c.SendAt) {
+		a.SendAtLocal = same.SendAtLocal
+	} else {
+		a.SendAtLocal = localString(c.SendAt, acct.Row.TimeZone)
+	}
 	if !math.IsNaN(p) {
 		store[0] = p
 		a.P = &store[0]
@@ -1085,11 +1224,14 @@ func localString(t time.Time, zone string) string {
 // zones caches loaded locations: LoadLocation parses the tz database each call.
 var zones sync.Map
 
-func featureInfo(s *features.State, now time.Time, num []float64, staleAfter time.Duration) FeatureInfo {
+// featureInfo describes the feature vector num read from s at now; asOf
+// holds the instant the answer points to.
+func featureInfo(s *features.State, now time.Time, num []float64, staleAfter time.Duration, asOf *time.Time) FeatureInfo {
 	fi := FeatureInfo{Hash: vectorHash(num)}
 	if last := s.Last(); last != 0 {
-		t := time.UnixMicro(last).UTC()
-		fi.AsOf = &t
+		*asOf = time.UnixMicro(last).UTC()
+		t := *asOf
+		fi.AsOf = asOf
 		fi.AgeSeconds = now.Sub(t).Seconds()
 		fi.Stale = staleAfter > 0 && now.Sub(t) > staleAfter
 	}
@@ -1144,11 +1286,14 @@ func appendSlot(b []byte, channel string, hour int, message string) []byte {
 	return strconv.AppendQuote(b, message)
 }
 
-func fmtAge(sec float64) string { return fmtDur(time.Duration(sec * float64(time.Second))) }
+func fmtDur(d time.Duration) string { return string(appendDur(nil, d)) }
 
-func fmtDur(d time.Duration) string {
+// appendDur appends a duration in words: whole days from two days on, else
+// rounded to the minute (time.Duration's form).
+func appendDur(b []byte, d time.Duration) []byte {
 	if d >= 48*time.Hour {
-		return strconv.FormatFloat(d.Hours()/24, 'f', 0, 64) + " days"
+		b = strconv.AppendFloat(b, d.Hours()/24, 'f', 0, 64)
+		return append(b, " days"...)
 	}
-	return d.Round(time.Minute).String()
+	return append(b, d.Round(time.Minute).String()...)
 }

@@ -368,7 +368,10 @@ func (s *ModelScorer) Score(x *Context, cands []Candidate, p []float64) error {
 		}
 	}
 	var acts *features.Candidates
-	var vb [8]float64
+	// The action features' buffer: sized for every ActionNames feature, it
+	// keeps whatever capacity Values needed (one allocation at most).
+	var vb [16]float64
+	vals := vb[:0]
 	if s.actCols.Any() {
 		acts = x.Actions(s.priors)
 	}
@@ -411,7 +414,7 @@ func (s *ModelScorer) Score(x *Context, cands []Candidate, p []float64) error {
 			r[s.hourCol] = float64(c.LocalHour)
 		}
 		if acts != nil {
-			vals := acts.Values(c.Channel, c.SendAt.UnixMicro(), c.Message, vb[:0])
+			vals = acts.Values(c.Channel, c.SendAt.UnixMicro(), c.Message, vals[:0])
 			for i, j := range s.actCols {
 				if j >= 0 {
 					r[j] = vals[i]
