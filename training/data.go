@@ -202,6 +202,14 @@ func (e *Encoder) Row(t *datasets.Table, i int, dst []float64) error {
 	return nil
 }
 
+// Code returns the code of level lv of feature j, a categorical feature; ok
+// is false for a level the model never saw (or a numeric feature), which
+// Row encodes as missing (NaN).
+func (e *Encoder) Code(j int, lv string) (v float64, ok bool) {
+	v, ok = e.levels[j][lv]
+	return v, ok
+}
+
 // Matrix encodes the given rows of t (all rows when rows is nil).
 func (e *Encoder) Matrix(t *datasets.Table, rows []int) (*models.Matrix, error) {
 	n := t.Len()

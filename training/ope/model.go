@@ -9,6 +9,7 @@ import (
 
 	"github.com/engagehq/engage/datasets"
 	"github.com/engagehq/engage/models"
+	"github.com/engagehq/engage/training"
 )
 
 // Model is what ModelScorer needs of a trained action-value model: a score for
@@ -62,19 +63,16 @@ type ModelScorer struct {
 	log   *Log
 	o     ScorerOptions
 
-	src    []int       // table column of each feature
-	enc    []encoding  // per feature, categorical level codes
-	parts  []partFeat  // per action part
-	gate   []gateCols  // per level of the consent part
-	gateP  int         // index of the consent part, -1 none
-	slotF  int         // feature index of the slot affinity, -1 none
-	hourP  int         // action part of the hour, -1 none
-	prof   map[int]int // hour → profile column
+	enc    *training.Encoder // the logged table's rows in the model's feature order
+	parts  []partFeat        // per action part
+	gate   []gateCols        // per level of the consent part
+	gateP  int               // index of the consent part, -1 none
+	slotF  int               // feature index of the slot affinity, -1 none
+	hourP  int               // action part of the hour, -1 none
+	prof   map[int]int       // hour → profile column
 	pool   sync.Pool
 	nFeats int
 }
-
-type encoding map[string]float64
 
 type partFeat struct {
 	feat  int       // model feature index, -1 when the model ignores the part
@@ -92,35 +90,15 @@ func NewModelScorer(m Model, feats []models.Feature, log *Log, o ScorerOptions) 
 	}
 	t := log.Table
 	s := &ModelScorer{m: m, feats: feats, log: log, o: o, nFeats: len(feats),
-		src: make([]int, len(feats)), enc: make([]encoding, len(feats)), gateP: -1, slotF: -1, hourP: -1}
+		gateP: -1, slotF: -1, hourP: -1}
 	partIdx := func(name string) int {
 		return slices.IndexFunc(log.Space.Parts, func(p Part) bool { return p.Name == name })
 	}
-	for j, f := range feats {
-		k := t.Index(f.Name)
-		if k < 0 {
-			return nil, fmt.Errorf("model feature %q is missing from the logged table", f.Name)
-		}
-		c := t.Columns[k]
-		switch f.Kind {
-		case models.Numeric:
-			if c.Kind != datasets.KindNumeric {
-				return nil, fmt.Errorf("model feature %q is numeric, the table column is %s", f.Name, c.Kind)
-			}
-		case models.Categorical:
-			if c.Kind != datasets.KindCategorical {
-				return nil, fmt.Errorf("model feature %q is categorical, the table column is %s", f.Name, c.Kind)
-			}
-			e := make(encoding, len(f.Levels))
-			for l, lv := range f.Levels {
-				e[lv] = float64(l)
-			}
-			s.enc[j] = e
-		default:
-			return nil, fmt.Errorf("model feature %q: unknown kind %v", f.Name, f.Kind)
-		}
-		s.src[j] = k
+	enc, err := training.NewEncoder(feats, t.Columns)
+	if err != nil {
+		return nil, fmt.Errorf("model scorer: %w", err)
 	}
+	s.enc = enc
 	s.parts = make([]partFeat, len(log.Space.Parts))
 	for p, part := range log.Space.Parts {
 		pf := partFeat{feat: slices.IndexFunc(feats, func(f models.Feature) bool { return f.Name == part.Name })}
@@ -131,7 +109,7 @@ func NewModelScorer(m Model, feats []models.Feature, log *Log, o ScorerOptions) 
 					return nil, fmt.Errorf("action part %q is categorical, the model feature is %v", part.Name, f.Kind)
 				}
 				for _, lv := range part.Levels {
-					v, ok := s.enc[pf.feat][lv]
+					v, ok := s.enc.Code(pf.feat, lv)
 					if !ok {
 						v = math.NaN() // a level the model never saw is missing
 					}
@@ -188,21 +166,8 @@ func (s *ModelScorer) encode(row Row, dst []float64) error {
 	if row.Table != s.log.Table {
 		return errors.New("model scorer: row from another table than the scorer's log")
 	}
-	t, i := row.Table, row.I
-	for j, k := range s.src {
-		if e := s.enc[j]; e != nil {
-			v, ok := e[t.Strings[k][i]]
-			if !ok {
-				v = math.NaN()
-			}
-			dst[j] = v
-			continue
-		}
-		v := t.Floats[k][i]
-		if math.IsInf(v, 0) {
-			return fmt.Errorf("row %d, feature %q: infinite value", i, s.feats[j].Name)
-		}
-		dst[j] = v
+	if err := s.enc.Row(row.Table, row.I, dst); err != nil {
+		return fmt.Errorf("model scorer: %w", err)
 	}
 	return nil
 }
