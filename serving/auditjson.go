@@ -1,9 +1,11 @@
 package serving
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"hash/maphash"
 	"math"
 	"reflect"
 	"strconv"
@@ -389,6 +391,53 @@ var plainASCII = func() (t [utf8.RuneSelf]bool) {
 
 // str is encoding/json's string encoding with HTML escaping.
 func (e *jsonw) str(s string) {
+	if len(s) >= minCachedStr {
+		h := maphash.String(strSeed, s)
+		slot := &strCache[h%strCacheSize]
+		if c := slot.Load(); c != nil && c.s == s {
+			e.b = append(e.b, c.q...)
+			return
+		}
+		start := len(e.b)
+		e.quote(s)
+		// Cache a string on its second sighting: rule, reason and notice
+		// texts come back decision after decision, one-off strings do not
+		// churn the cache.
+		seen := &strSeen[h%strCacheSize]
+		if seen.Load() == h {
+			slot.Store(&quotedStr{s: s, q: bytes.Clone(e.b[start:])})
+		} else {
+			seen.Store(h)
+		}
+		return
+	}
+	e.quote(s)
+}
+
+// Quoted long strings. The compliance part of an audit record is mostly the
+// same long texts (reasons, notices, rule sources) again and again; escaping
+// them byte by byte was the largest part of the record's encoding. A
+// direct-mapped cache keyed by the string's hash holds their quoted form; a
+// hit is checked against the whole string, so a collision only misses.
+const (
+	minCachedStr = 64
+	strCacheSize = 4096
+)
+
+var (
+	strSeed  = maphash.MakeSeed()
+	strCache [strCacheSize]atomic.Pointer[quotedStr]
+	strSeen  [strCacheSize]atomic.Uint64
+)
+
+// quotedStr is a string and its JSON form (quotes included).
+type quotedStr struct {
+	s string
+	q []byte
+}
+
+// quote appends s as encoding/json writes it.
+func (e *jsonw) quote(s string) {
 	b := append(e.b, '"')
 	start := 0
 	for i := 0; i < len(s); {

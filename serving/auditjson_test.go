@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"hash/maphash"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,17 +107,47 @@ func TestAuditJSON(t *testing.T) {
 
 // FuzzAuditString: strings encode as encoding/json encodes them.
 func FuzzAuditString(f *testing.F) {
-	for _, s := range []string{"", "plain", "<&>", "\x00\x7f\u2028", "\xff\xfe", "é😀"} {
+	for _, s := range []string{"", "plain", "<&>", "\x00\x7f\u2028", "\xff\xfe", "é😀", strings.Repeat("a <&> é\u2028 \xff\n", 8)} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		want, _ := json.Marshal(s)
+		for range 3 { // the second sighting caches a long string, the third hits
+			e := jsonw{ok: true}
+			e.str(s)
+			if !bytes.Equal(e.b, want) {
+				t.Fatalf("%q: got %s, want %s", s, e.b, want)
+			}
+		}
+	})
+}
+
+// TestAuditStringCacheCollision: two long strings that share a slot of the
+// quoted-string cache, written in turns, each encode as themselves.
+func TestAuditStringCacheCollision(t *testing.T) {
+	a := "a long reason text that repeats, with characters JSON escapes: <&> \u2028 \n"
+	slot := func(s string) uint64 { return maphash.String(strSeed, s) % strCacheSize }
+	b := ""
+	for i := 0; b == ""; i++ {
+		if c := fmt.Sprintf("another long reason text, long enough to be cached by the encoder: number %d", i); slot(c) == slot(a) {
+			b = c
+		}
+	}
+	if len(a) < minCachedStr || len(b) < minCachedStr {
+		t.Fatalf("strings of %d and %d bytes are not cached (from %d)", len(a), len(b), minCachedStr)
+	}
+	for i := range 12 {
+		s := a
+		if i%3 == 2 {
+			s = b
+		}
+		want, _ := json.Marshal(s)
 		e := jsonw{ok: true}
 		e.str(s)
 		if !bytes.Equal(e.b, want) {
-			t.Fatalf("%q: got %s, want %s", s, e.b, want)
+			t.Fatalf("round %d %q: got %s, want %s", i, s, e.b, want)
 		}
-	})
+	}
 }
 
 // BenchmarkAuditJSON: one real decision's audit record by appendAudit and by

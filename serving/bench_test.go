@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -218,7 +217,7 @@ func BenchmarkHTTPDecide(b *testing.B) {
 		h    http.Handler
 	}{{"trivial", trivial}, {"decide", s.Handler()}} {
 		b.Run(tc.name, func(b *testing.B) {
-			srv := httptest.NewServer(tc.h)
+			srv := heldServer(tc.h) // as Serve serves: one write per answer
 			defer srv.Close()
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 			var next atomic.Int64

@@ -70,12 +70,14 @@ func (s *Server) postDecisions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var req DecisionsRequest
-	if ae := decodeStrict(b, &req, ""); ae != nil {
-		if ae.Field == "" && strings.HasPrefix(ae.Reason, "not an RFC 3339 time") {
-			ae.Field = "now"
+	req, ok := parseDecisionsRequest(b)
+	if !ok {
+		if ae := decodeStrict(b, &req, ""); ae != nil {
+			if ae.Field == "" && strings.HasPrefix(ae.Reason, "not an RFC 3339 time") {
+				ae.Field = "now"
+			}
+			return ae
 		}
-		return ae
 	}
 	ids := req.AccountIDs
 	switch {
@@ -121,6 +123,84 @@ func (s *Server) postDecisions(c echo.Context) error {
 	return err
 }
 
+// parseDecisionsRequest reads the common body of a one-account decision,
+// {"account_id":"…","now":"…"} (either key may be missing, in either order,
+// with JSON whitespace), without encoding/json's reflection and scanner:
+// 0.1 µs and two allocations instead of 2.4 µs and ten. It declines (ok
+// false) whatever else it meets, escapes, non-ASCII, other keys, repeated
+// keys, null, arrays, and trailing data included, and decodeStrict decides
+// those; whatever it accepts, decodeStrict would decode to the same request
+// (FuzzParseDecisionsRequest checks it).
+func parseDecisionsRequest(b []byte) (req DecisionsRequest, ok bool) {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return req, false
+	}
+	var seenID, seenNow bool
+	for i = skipWS(b, i+1); ; {
+		k0, k1, next, ok := plainString(b, i)
+		if !ok {
+			return DecisionsRequest{}, false
+		}
+		if i = skipWS(b, next); i >= len(b) || b[i] != ':' {
+			return DecisionsRequest{}, false
+		}
+		v0, v1, next, ok := plainString(b, skipWS(b, i+1))
+		if !ok {
+			return DecisionsRequest{}, false
+		}
+		switch key := b[k0:k1]; {
+		case string(key) == "account_id" && !seenID:
+			seenID = true
+			req.AccountID = string(b[v0:v1])
+		case string(key) == "now" && !seenNow:
+			seenNow = true
+			var t time.Time
+			if t.UnmarshalJSON(b[v0-1:v1+1]) != nil {
+				return DecisionsRequest{}, false
+			}
+			req.Now = &t
+		default:
+			return DecisionsRequest{}, false
+		}
+		if i = skipWS(b, next); i < len(b) && b[i] == ',' {
+			i = skipWS(b, i+1)
+			continue
+		}
+		if i >= len(b) || b[i] != '}' || skipWS(b, i+1) != len(b) {
+			return DecisionsRequest{}, false
+		}
+		return req, true
+	}
+}
+
+// skipWS returns the index of the first byte at or after i that is not JSON
+// whitespace.
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// plainString finds the JSON string starting at b[i] when it holds printable
+// ASCII only and no escapes: its contents are b[lo:hi] and it ends before
+// next.
+func plainString(b []byte, i int) (lo, hi, next int, ok bool) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, 0, 0, false
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return i + 1, j, j + 1, true
+		case c < 0x20 || c >= 0x7f || c == '\\':
+			return 0, 0, 0, false
+		}
+	}
+	return 0, 0, 0, false
+}
+
 // respPool holds response buffers; one request's answer is encoded into one
 // and written at once.
 var respPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
@@ -130,14 +210,32 @@ const maxPooledResp = 64 << 10
 
 // writeJSON sends b as a 200 JSON answer with its Content-Length: net/http
 // then writes it in one go instead of switching to chunked encoding (and a
-// write per chunk) once the body outgrows its 2 KB buffer. b may be reused
-// once writeJSON returns.
+// write per chunk) once the body outgrows its 2 KB buffer. On a connection
+// Serve accepted, an answer larger than net/http's 4 KiB connection buffer
+// goes out in one write too, headers included (see heldConn). b may be
+// reused once writeJSON returns.
 func writeJSON(c echo.Context, b []byte) error {
-	h := c.Response().Header()
+	res := c.Response()
+	h := res.Header()
 	h.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
 	h.Set(echo.HeaderContentLength, strconv.Itoa(len(b)))
-	c.Response().WriteHeader(http.StatusOK)
-	_, err := c.Response().Write(b)
+	hc := heldConnOf(c.Request())
+	fl, ok := res.Writer.(http.Flusher)
+	if hc == nil || !ok || len(b) < 3<<10 || len(b) > maxHeld {
+		res.WriteHeader(http.StatusOK)
+		_, err := res.Write(b)
+		return err
+	}
+	hc.hold()
+	defer hc.release() // no-op after the release below; sends what is held on a panic
+	res.WriteHeader(http.StatusOK)
+	_, err := res.Write(b)
+	if err == nil {
+		fl.Flush() // hands the headers and the whole body to hc
+	}
+	if e := hc.release(); err == nil {
+		err = e
+	}
 	return err
 }
 

@@ -75,7 +75,7 @@ func newEnv(t *testing.T, dir string, o Options) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, dir: dir, db: db, srv: srv, reg: reg, keys: map[string]string{}}
-	e.hs = httptest.NewServer(srv.Handler())
+	e.hs = heldServer(srv.Handler()) // as Serve accepts connections (see conn.go)
 	for name, k := range map[string]struct {
 		tenant string
 		scopes []string

@@ -195,9 +195,9 @@ func (s *Server) Echo() *echo.Echo { return s.e }
 // marks itself not ready, and drains requests in flight (up to
 // Options.ShutdownTimeout) before returning.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s.e, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	srv := &http.Server{Handler: s.e, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ConnContext: withConn}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(heldListener{ln}) }()
 	var stop <-chan time.Time
 	if s.reg != nil && s.o.ReloadEvery > 0 {
 		t := time.NewTicker(s.o.ReloadEvery)

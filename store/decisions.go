@@ -168,7 +168,7 @@ func (db *DB) PutDecisions(tenant string, recs []DecisionRecord) error {
 		return nil
 	}
 	var err error
-	if db.jr == nil && r.count*2 > db.bdb.MaxBatchCount()*groupBudget/10 || r.size*2 > db.bdb.MaxBatchSize()*groupBudget/10 {
+	if !db.jr.writing() && r.count*2 > db.bdb.MaxBatchCount()*groupBudget/10 || r.size*2 > db.bdb.MaxBatchSize()*groupBudget/10 {
 		err = db.putDecisionsDirect(r)
 	} else {
 		select {
@@ -222,6 +222,9 @@ func (db *DB) Decision(tenant, id string) (DecisionRecord, error) {
 		if !ok {
 			return fmt.Errorf("decision %q: %w", id, ErrNotFound)
 		}
+		if v, err = db.record(v); err != nil {
+			return err
+		}
 		return json.Unmarshal(v, &r)
 	})
 	if err != nil {
@@ -245,28 +248,45 @@ func (db *DB) Decisions(tenant, account string, from, to int64) ([]DecisionRecor
 	var out []DecisionRecord
 	prefix := logPrefix(tenant, kindDecisionLog, account)
 	err := db.bdb.View(func(txn *badger.Txn) error {
-		return eachKey(txn, prefix, appendTime(append([]byte{}, prefix...), from), func(k []byte) (bool, error) {
+		o := badger.DefaultIteratorOptions
+		o.Prefix = prefix
+		o.PrefetchValues = false
+		it := txn.NewIterator(o)
+		defer it.Close()
+		for it.Seek(appendTime(append([]byte{}, prefix...), from)); it.ValidForPrefix(prefix); it.Next() {
+			item := it.Item()
+			k := item.Key()
 			if len(k) < len(prefix)+8 {
-				return false, fmt.Errorf("%w: decision log key", errCorrupt)
+				return fmt.Errorf("%w: decision log key", errCorrupt)
 			}
 			if to != math.MaxInt64 && readTime(k[len(prefix):]) >= to {
-				return false, nil
+				return nil
 			}
 			id := string(k[len(prefix)+8:])
-			v, ok, err := get(txn, tkey(tenant, kindDecision, id))
+			// The log entry points at the record in the journal; entries of
+			// earlier layouts are empty and the record is under its id.
+			v, err := item.ValueCopy(nil)
 			if err != nil {
-				return false, err
+				return err
 			}
-			if !ok {
-				return false, fmt.Errorf("%w: decision %q in log but not stored", errCorrupt, id)
+			if len(v) == 0 {
+				var ok bool
+				if v, ok, err = get(txn, tkey(tenant, kindDecision, id)); err != nil {
+					return err
+				} else if !ok {
+					return fmt.Errorf("%w: decision %q in log but not stored", errCorrupt, id)
+				}
+			}
+			if v, err = db.record(v); err != nil {
+				return fmt.Errorf("decision %q: %w", id, err)
 			}
 			var r DecisionRecord
 			if err := json.Unmarshal(v, &r); err != nil {
-				return false, fmt.Errorf("%w: decision %q: %v", errCorrupt, id, err)
+				return fmt.Errorf("%w: decision %q: %v", errCorrupt, id, err)
 			}
 			out = append(out, r)
-			return true, nil
-		})
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("decisions of account %q: %w", account, err)

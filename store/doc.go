@@ -15,6 +15,7 @@
 // # Key layout
 //
 //	m v                                   layout version (1 byte)
+//	m j                                   decision journal watermark: uvarint segment, uvarint offset
 //	k <key id>                            API key record (JSON: tenant, scopes, SHA-256 of the token)
 //	t <uvarint len><tenant> <kind> ...    tenant data; <kind> is one byte:
 //	  a <account>                         account (JSON of datasets.Account, tenant cleared)
@@ -24,8 +25,12 @@
 //	                                      opaque online feature state
 //	  C                                   change-feed counter (last sequence, 8 bytes big endian)
 //	  c <seq>                             change-feed entry (JSON Change)
-//	  d <decision id>                     decision audit record (JSON)
-//	  D <uvarint len><account> <at> <id>  decisions of an account, time ordered (empty value)
+//	  d <decision id>                     decision audit record: a pointer into the journal
+//	                                      (ptrTag, uvarint segment, offset, frame length) or,
+//	                                      written without the journal or by earlier
+//	                                      versions, the record's JSON
+//	  D <uvarint len><account> <at> <id>  decisions of an account, time ordered (the same
+//	                                      pointer; empty: the record is under d)
 //	  k <key id>                          the tenant's API keys (empty value)
 //
 // <at> is the event or decision time in UTC microseconds, 8 bytes big endian with the
@@ -75,51 +80,54 @@
 // share a sync. Calls refused while planning (an id reused with other
 // content) store nothing and do not affect the rest of the group.
 //
-// Badger stays the index (Decision, Decisions, reports): an indexer goroutine
-// writes journaled records into badger in batches (every 20 ms or 16k records;
-// Decisions first waits for every record acknowledged before it). Until then
-// Decision finds a record among the pending ones in memory. The id check is
-// exact: an id is looked up among the pending records, then in a badger
-// snapshot taken after that lookup, and the indexer drops a record from pending
-// only after its badger commit. Serving's decision ids are unique by
-// construction (boot time and counter); records it marks Fresh skip that
-// check, the one read per record on the write path.
+// The journal is the records' permanent home; badger indexes them: an
+// indexer goroutine writes, per record, a pointer (a few bytes, kept in the
+// LSM tree) under its id and under its entry in the account's decision log,
+// in batches (every 100 ms or 16k records; Decisions first waits for every
+// record acknowledged before it), with a watermark: the journal position up
+// to which badger points at every record. Until then Decision finds a record
+// among the pending ones in memory. The id check is exact: an id is looked up
+// among the pending records, then in a badger snapshot taken after that
+// lookup, and the indexer drops a record from pending only after its badger
+// commit. Serving's decision ids are unique by construction (boot time and
+// counter); records it marks Fresh skip that check, the one read per record
+// on the write path. Writing each 1.5-4 KB record into badger as well (its
+// value log, earlier its LSM tree) cost about a tenth of a decision's CPU and
+// wrote every record to the disk twice.
+//
+// Segments (decisions.00000001.seg, ...: Options.JournalSegment bytes, 64
+// MiB by default) are written full of zeros before use (by a preparer
+// goroutine, with O_DIRECT where the file system takes it) and then only
+// written in place, a group at a time, padded to a page end: an fdatasync
+// then commits no file-system metadata (the size does not change), which an
+// appended file's sync does, queued behind every other file's metadata
+// (badger's), where synced appends' latency spikes came from. A frame's CRC
+// covers its segment's number.
+//
+// Recovery: Open replays into badger every whole record after the watermark
+// (synced; the journals of earlier versions, which held records on their way
+// into badger, are replayed whole and removed). Records are immutable by id
+// and only one content per id ever reaches the journal, so re-indexing a
+// record changes nothing. A frame is synced before its caller is answered, so
+// only a tail nobody was answered for can be torn: replay stops at the first
+// short frame or CRC mismatch, and the journal goes on in a new segment when
+// anything but zeros follows the last whole frame, so that an unacknowledged
+// frame can never become readable later. The SIGKILL test covers this path
+// (acknowledged concurrent decisions are found after reopen, with default and
+// with tiny segments), and unit tests replay torn and damaged tails.
 //
 // Key-value separation. Values of Options.ValueThreshold (1 KiB) and more
 // live in badger's value log; the LSM tree keeps a 12-byte pointer. Audit
-// records (1.5-4 KB of JSON, written once, never changed) are the values
-// above it: without separation every memtable flush and every compaction
-// copied (and compressed) them again, about a third of a decision's CPU in
-// the profiles. Accounts, feature states (about 120 bytes), events and
-// change-feed entries stay below it: in the LSM tree a read of them touches
-// one block, and rewriting them on every event leaves no garbage in the
-// value log. The value log only grows (records are immutable), so RunGC
-// rarely finds anything to reclaim.
-//
-// The journal is two segment files (decisions.journal.0 and .1 in the store
-// directory, Options.JournalSegment bytes each, 8 MiB by default) written
-// full of zeros once and then only overwritten in place: an fdatasync of an
-// appended file also commits the file system's metadata journal (the size
-// changed), a second device flush queued behind badger's own file writes,
-// which is where synced appends' latency spikes came from. The committer fills
-// one segment, then starts the other over (its records were indexed long
-// ago) in a new generation; frames' CRCs cover the generation, so an earlier
-// round's frames after the tail never replay. Should the other segment still
-// hold unindexed records, the active one grows instead.
-//
-// Recovery: Open reads both segments (and the single-file journal of earlier
-// versions, which it then removes), writes every whole record of their
-// current rounds into badger (synced) and starts a new round. Records are immutable by id and only one
-// content per id ever reaches the journal, so replaying a record badger already
-// holds changes nothing. A frame is synced before its caller is answered, so
-// only a tail nobody was answered for can be torn: replay stops at the first
-// short frame or CRC mismatch and drops the rest. The SIGKILL test covers this
-// path (acknowledged concurrent decisions are found after reopen), and unit
-// tests replay torn and damaged tails.
+// records stored whole in badger (without the journal) are above it, so that
+// memtable flushes and compactions do not copy them again and again.
+// Accounts, feature states (about 120 bytes), events, change-feed entries
+// and journal pointers stay below it: in the LSM tree a read of them touches
+// one block, and rewriting them leaves no garbage in the value log.
 //
 // In-memory and encrypted stores (the journal would hold decisions in the
-// clear) and Options.NoJournal commit audit records straight into badger
-// instead, group-committed in one synced transaction per group. SyncWrites
+// clear) and Options.NoJournal commit audit records, whole, straight into
+// badger instead (with NoJournal the journal still serves the records it
+// holds), group-committed in one synced transaction per group. SyncWrites
 // stays on there rather than "SyncWrites off + DB.Sync() after the commit":
 // DB.Sync syncs the memtable that is current when it runs, so a memtable
 // rotation between the commit and the Sync would leave the committed entries

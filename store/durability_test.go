@@ -71,7 +71,10 @@ func TestRestart(t *testing.T) {
 	}
 }
 
-const crashEnv = "ENGAGE_STORE_CRASH_DIR"
+const (
+	crashEnv    = "ENGAGE_STORE_CRASH_DIR"
+	crashSegEnv = "ENGAGE_STORE_CRASH_SEGMENT" // the child's journal segment size
+)
 
 // TestCrashChild is the child half of TestCrashKeepsAcknowledgedWrites: it appends
 // batches forever, printing "ACK <n>" after each acknowledged batch, until killed.
@@ -83,6 +86,9 @@ func TestCrashChild(t *testing.T) {
 	o := DefaultOptions()
 	o.MemTableSize = 8 << 20
 	o.BlockCacheSize = 8 << 20
+	if n, err := strconv.ParseInt(os.Getenv(crashSegEnv), 10, 64); err == nil {
+		o.JournalSegment = n
+	}
 	db, err := Open(dir, o)
 	if err != nil {
 		fmt.Println("ERR", err)
@@ -124,13 +130,24 @@ func TestCrashChild(t *testing.T) {
 // (no Close, no flush) and checks every batch it acknowledged is in the reopened
 // store, that feature state counts exactly the stored events, and that the change
 // feed is gap-free.
+//
+// With small journal segments the child moves through many of them and the
+// index's watermark lags behind: the reopen replays across segments, and a
+// store reopened after the crash takes new records and finds them after
+// another reopen.
 func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	if os.Getenv(crashEnv) != "" {
 		t.Skip("in the child")
 	}
+	for _, seg := range []string{"", "16384"} {
+		t.Run("segment="+seg, func(t *testing.T) { crashKeepsAcknowledgedWrites(t, seg) })
+	}
+}
+
+func crashKeepsAcknowledgedWrites(t *testing.T, seg string) {
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
-	cmd.Env = append(os.Environ(), crashEnv+"="+dir)
+	cmd.Env = append(os.Environ(), crashEnv+"="+dir, crashSegEnv+"="+seg)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -169,8 +186,11 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		t.Fatal("no concurrent decision was acknowledged")
 	}
 
+	if segs, err := listSegments(dir); err != nil || seg != "" && len(segs) < 3 {
+		t.Fatalf("journal segments after the crash: %v %v", segs, err)
+	}
 	db := openDir(t, dir, nil)
-	defer db.Close()
+	defer func() { db.Close() }()
 	as := accounts("acc", 50)
 	for b := 0; b <= acked; b++ {
 		for _, e := range events(fmt.Sprintf("b%d-", b), as, 200) {
@@ -206,6 +226,24 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		if c.Seq != uint64(i+1) {
 			t.Fatalf("change feed gap at %d: %d", i, c.Seq)
 		}
+	}
+	// The reopened store goes on: a new record survives another reopen
+	// next to the replayed ones.
+	if err := db.PutDecision("t1", DecisionRecord{ID: "after", AccountID: as[0].ID, At: 1 << 40, Payload: []byte(`{"after":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openDir(t, dir, nil)
+	for _, id := range append(dacked, "after") {
+		if _, err := db.Decision("t1", id); err != nil {
+			t.Fatalf("decision %s after the second reopen: %v", id, err)
+		}
+	}
+	list, err := db.Decisions("t1", as[0].ID, minT, maxT)
+	if err != nil || len(list) == 0 || list[len(list)-1].ID != "after" {
+		t.Fatalf("decisions of %s after the second reopen: %d (%v)", as[0].ID, len(list), err)
 	}
 }
 

@@ -76,7 +76,7 @@ func (db *DB) committer() {
 		count, size := first.count, first.size
 		maxCount := db.bdb.MaxBatchCount() * groupBudget / 10
 		maxSize := db.bdb.MaxBatchSize() * groupBudget / 10
-		if db.jr != nil { // a journal group has no size limit
+		if db.jr.writing() { // a journal group has no size limit
 			maxCount, maxSize = math.MaxInt64, math.MaxInt64
 		}
 		// take adds r to the group, or keeps it for the next one when it would
@@ -141,7 +141,7 @@ func (db *DB) ExpectDecisions() (done func()) {
 
 // commit stores a group: through the journal when the store has one.
 func (db *DB) commit(group []*decReq) {
-	if db.jr != nil {
+	if db.jr.writing() {
 		db.journalGroup(group)
 		return
 	}
@@ -167,7 +167,7 @@ func (db *DB) commitGroup(group []*decReq) {
 			var parts []part
 			for _, i := range r.units {
 				var p part
-				if p, r.err = planDecision(txn, r.tenant, &r.recs[i], i, r.vals[i]); r.err != nil {
+				if p, r.err = db.planDecision(txn, r.tenant, &r.recs[i], i, r.vals[i]); r.err != nil {
 					break
 				}
 				parts = append(parts, p)
@@ -218,7 +218,7 @@ func (db *DB) commitGroup(group []*decReq) {
 
 // planDecision returns the writes of one audit record: none when the same
 // record is stored already, a *RowError when its id holds another record.
-func planDecision(txn *badger.Txn, tenant string, r *DecisionRecord, row int, val []byte) (part, error) {
+func (db *DB) planDecision(txn *badger.Txn, tenant string, r *DecisionRecord, row int, val []byte) (part, error) {
 	key := tkey(tenant, kindDecision, r.ID)
 	var it *badger.Item
 	err := badger.ErrKeyNotFound
@@ -231,7 +231,11 @@ func planDecision(txn *badger.Txn, tenant string, r *DecisionRecord, row int, va
 		return part{}, fmt.Errorf("read decision %q: %w", r.ID, err)
 	default:
 		same := false
-		if err := it.Value(func(old []byte) error { same = string(old) == string(val); return nil }); err != nil {
+		if err := it.Value(func(old []byte) error {
+			old, err := db.record(old) // a pointer into the journal, when it wrote the record
+			same = err == nil && string(old) == string(val)
+			return err
+		}); err != nil {
 			return part{}, fmt.Errorf("read decision %q: %w", r.ID, err)
 		}
 		if !same {
@@ -250,7 +254,7 @@ func planDecision(txn *badger.Txn, tenant string, r *DecisionRecord, row int, va
 func (db *DB) putDecisionsDirect(r *decReq) error {
 	plan := func(txn *badger.Txn, u int) (part, error) {
 		i := r.units[u]
-		return planDecision(txn, r.tenant, &r.recs[i], i, r.vals[i])
+		return db.planDecision(txn, r.tenant, &r.recs[i], i, r.vals[i])
 	}
 	name := func(u int) string { return fmt.Sprintf("decision %q", r.recs[r.units[u]].ID) }
 	_, err := db.commitUnits(r.tenant, len(r.units), plan, name)

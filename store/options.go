@@ -38,9 +38,10 @@ type Options struct {
 	MemTableSize int64
 	// ValueThreshold is the value size from which badger keeps a value in its
 	// value log, leaving only a pointer in the LSM tree (key-value
-	// separation). Decision audit records (1.5-4 KB of JSON, written once,
-	// never changed) are above it: memtable flushes and compactions then move
-	// a 12-byte pointer instead of the record, again and again. Accounts,
+	// separation). Decision audit records stored in badger (without the
+	// journal; 1.5-4 KB of JSON, written once, never changed) are above it:
+	// memtable flushes and compactions then move a 12-byte pointer instead of
+	// the record, again and again. Accounts,
 	// feature states (about 120 bytes), events and change-feed entries stay
 	// below it: they are read on every cache miss and rewritten on every
 	// event, and in the LSM tree they are read from one table block and leave
@@ -53,13 +54,14 @@ type Options struct {
 	// be non-zero; Open uses 64 MiB when it is zero.
 	IndexCacheSize int64
 	// NoJournal commits decision audit records straight into badger (one synced
-	// badger commit per group) instead of through the append-only journal
-	// (journal.go). The journal is also off for in-memory and encrypted stores:
-	// it would hold decisions in the clear.
+	// badger commit per group) instead of into the journal (journal.go), which
+	// then only serves the records it holds from earlier runs. The journal is
+	// off for in-memory and encrypted stores: it would hold decisions in the
+	// clear.
 	NoJournal bool
-	// JournalSegment is the size of each of the decision journal's two
-	// pre-written segment files (journal.go); a segment must hold the records
-	// written while the indexer is behind (about 20 ms of decisions).
+	// JournalSegment is the size of the decision journal's segment files
+	// (journal.go), written full of zeros before use: larger segments mean
+	// fewer files, smaller ones less zero-writing at a time.
 	JournalSegment int64
 	// Logger receives badger's errors and warnings; nil means slog.Default().
 	// Badger's informational chatter is logged at debug level.
@@ -76,7 +78,7 @@ func DefaultOptions() Options {
 		ValueThreshold:        1 << 10,
 		BlockCacheSize:        256 << 20,
 		IndexCacheSize:        0,
-		JournalSegment:        8 << 20,
+		JournalSegment:        64 << 20,
 	}
 }
 

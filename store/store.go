@@ -56,7 +56,7 @@ type DB struct {
 	closing    sync.Once
 	expect     atomic.Int64  // announced PutDecisions calls (ExpectDecisions)
 	lastCommit time.Duration // committer's last group commit (committer only)
-	jr         *journal      // decision audit journal (journal.go); nil: audit records commit in badger
+	jr         *journal      // decision audit journal (journal.go); nil, or not writing: audit records commit in badger
 }
 
 // errClosed refuses writes after Close.
@@ -115,8 +115,10 @@ func Open(dir string, opts Options) (*DB, error) {
 		bdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	if !opts.InMemory && !opts.NoJournal && len(opts.EncryptionKey) == 0 {
-		if err := db.openJournal(dir); err != nil {
+	if !opts.InMemory && len(opts.EncryptionKey) == 0 {
+		// With NoJournal the journal only serves (and replays) the records
+		// it holds from earlier runs.
+		if err := db.openJournal(dir, !opts.NoJournal); err != nil {
 			bdb.Close()
 			return nil, fmt.Errorf("open store %s: %w", dir, err)
 		}
@@ -164,9 +166,16 @@ func (db *DB) Close() error {
 	return nil
 }
 
-// Size returns the bytes of the LSM tree and of the value log, for metrics. Badger
-// refreshes them about once a minute; an in-memory store reports zeros.
-func (db *DB) Size() (lsm, vlog int64) { return db.bdb.Size() }
+// Size returns the bytes of the LSM tree and of the value log plus the decision
+// journal (the two homes of large values), for metrics. Badger refreshes its
+// figures about once a minute; an in-memory store reports zeros.
+func (db *DB) Size() (lsm, vlog int64) {
+	lsm, vlog = db.bdb.Size()
+	if db.jr != nil {
+		vlog += db.jr.bytes()
+	}
+	return lsm, vlog
+}
 
 // Sync forces everything written so far to disk; only useful with SyncWrites off.
 func (db *DB) Sync() error {

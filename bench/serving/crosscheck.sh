@@ -4,7 +4,11 @@
 #   - in process (go test -bench ./serving): one decision serial and amortised
 #     under concurrency (RunParallel), batch decisions, event ingestion;
 #   - over HTTP: engage's single-account decision endpoint against a trivial
-#     echo v4 handler with the same wrk, then engage alone at a constant
+#     echo v4 handler with the same wrk, twice: answering {"ok":true} (11
+#     bytes) and answering a real decision answer's bytes (the median of 25
+#     accounts' answers, about 4-6 KB, as many on the wire as engage's), with
+#     each server's CPU per request;
+#     then engage alone at a constant
 #     offered rate with an open-loop load generator (latency measured from each
 #     request's scheduled send time, so no coordinated omission).
 # Prints a Markdown table (measured vs target, met or not) and writes it to
@@ -87,13 +91,25 @@ function request()
 end
 LUA
 } >"$tmp/post.lua"
-curl -sf -X POST http://127.0.0.1:18180/v1/decisions -H "Authorization: Bearer $key" -H 'Content-Type: application/json' -d "$body" >/dev/null
-# wrk counts non-2xx answers as requests: report them, and count only 2xx.
-wrkrun() { wrk -t2 -c32 -d"$dur" -s "$tmp/post.lua" "$1" >"$tmp/wrk.txt"; awk '
+# The same-size trivial answers the median-size answer of 25 accounts' decisions.
+mkdir "$tmp/answers"
+head -25 "$tmp/bodies.txt" | while read -r b; do n=$((${n:-0} + 1))
+  curl -sf -X POST http://127.0.0.1:18180/v1/decisions -H "Authorization: Bearer $key" -H 'Content-Type: application/json' -d "$b" -o "$tmp/answers/$n.json"; done
+answerfile="$tmp/answers/$(ls -S "$tmp/answers" | sed -n "$(( ($(ls "$tmp/answers" | wc -l) + 1) / 2 ))p")"
+answer=$(wc -c <"$answerfile")
+"$tmp/trivial" --addr 127.0.0.1:18182 --body "$answerfile" & pids+=($!); trivszpid=$!
+sleep 0.5
+# wrkrun URL PID: 2xx req/s, non-2xx answers, and the server's CPU (user +
+# system) per request in µs. wrk counts non-2xx answers as requests: report
+# them, and count only 2xx.
+cputicks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+wrkrun() { local c0 c1; c0=$(cputicks "$2"); wrk -t2 -c32 -d"$dur" -s "$tmp/post.lua" "$1" >"$tmp/wrk.txt"; c1=$(cputicks "$2")
+  awk -v ticks=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" '
   /Requests\/sec/ {r=$2} /requests in/ {n=$1} /Non-2xx or 3xx responses/ {bad=$NF}
-  END {if (n > 0) r = r * (n - bad) / n; printf "%.0f %d\n", r, bad}' "$tmp/wrk.txt"; }
-read -r triv trivbad < <(wrkrun http://127.0.0.1:18181/)
-read -r dec decbad < <(wrkrun http://127.0.0.1:18180/v1/decisions)
+  END {cpu = (n > 0) ? ticks / hz * 1e6 / n : 0; if (n > 0) r = r * (n - bad) / n; printf "%.0f %d %.1f\n", r, bad, cpu}' "$tmp/wrk.txt"; }
+read -r triv trivbad trivcpu < <(wrkrun http://127.0.0.1:18181/ "${pids[1]}")
+read -r trivsz trivszbad trivszcpu < <(wrkrun http://127.0.0.1:18182/ "$trivszpid")
+read -r dec decbad deccpu < <(wrkrun http://127.0.0.1:18180/v1/decisions "${pids[0]}")
 # Let the server settle after wrk's saturation (background indexing of the
 # decisions it made, badger compactions) before the open-loop latency run.
 sleep "$settle"
@@ -101,19 +117,22 @@ lg=$("$tmp/loadgen" -url http://127.0.0.1:18180/v1/decisions -key "$key" -bodies
 got=$(echo "$lg" | awk '{print $2}'); errs=$(echo "$lg" | awk '{print $4}')
 p50=$(echo "$lg" | awk '{print $6}'); p99=$(echo "$lg" | awk '{print $10}'); pmax=$(echo "$lg" | awk '{print $12}')
 ratio=$(awk -v a="$dec" -v b="$triv" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "" }')
+ratiosz=$(awk -v a="$dec" -v b="$trivsz" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "" }')
 ok_ratio=$(met "$ratio" ">=" 0.5); [ "$decbad" = 0 ] || ok_ratio=NO
+ok_ratiosz=$(met "$ratiosz" ">=" 0.5); [ "$decbad" = 0 ] || ok_ratiosz=NO
 # p99 counts only when the offered rate was achieved and nothing failed
 ok_p99=$(met "$p99" "<=" 5)
 [ "$(met "$got" ">=" "$(awk -v r="$rate" 'BEGIN{print r*0.98}')")" = yes ] && [ "$errs" = 0 ] || ok_p99=NO
 loadw=$(cut -d' ' -f1-3 /proc/loadavg)
-rows+=("| trivial echo handler, wrk -t2 -c32 $dur, 2xx req/s ($trivbad non-2xx) | $triv | (reference) | |")
-rows+=("| POST /v1/decisions (1 account), same wrk, 2xx req/s ($decbad non-2xx) | $dec ($ratio x trivial) | >= 0.5 x trivial | $ok_ratio |")
+rows+=("| trivial echo handler answering {\"ok\":true} (11 B), wrk -t2 -c32 $dur, 2xx req/s ($trivbad non-2xx; server CPU $trivcpu µs/request) | $triv | (reference) | |")
+rows+=("| trivial echo handler answering a real decision answer's $answer bytes (the median of 25 accounts'), same wrk, 2xx req/s ($trivszbad non-2xx; server CPU $trivszcpu µs/request) | $trivsz | (reference) | |")
+rows+=("| POST /v1/decisions (1 account), same wrk, 2xx req/s ($decbad non-2xx; server CPU $deccpu µs/request) | $dec ($ratio x 11-B trivial, $ratiosz x same-size trivial) | >= 0.5 x trivial | $ok_ratio (11 B), $ok_ratiosz (same size) |")
 rows+=("| load average after the wrk runs (1, 5, 15 min) | $loadw | | |")
 rows+=("| POST /v1/decisions at $rate req/s offered, open loop, $dur after ${settle}s idle: p99 ms (p50 $p50, max $pmax; achieved $got req/s, $errs errors) | $p99 | <= 5 | $ok_p99 |")
 {
   echo "## Serving cross-check ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, loopback, load generators on the same machine)"
   echo
-  echo "Model: ${REGISTRY:-built-in rate scorer (HTTP); a 20-tree test GBDT (in process, GOGC=$gogc as engage serve sets by default)}; world: $accounts accounts x 30 days, requests spread uniformly at random over all $nids accounts (wrk) or round robin (load generator); every decision's audit record is on disk before its answer (group-committed decision journal of pre-written segments, one fdatasync per group; indexed into badger in the background, records in its value log); the server runs with its defaults (GOGC 1000, 2 GiB soft memory limit); the open-loop load generator drives 64 keep-alive connections with pre-formatted requests."
+  echo "Model: ${REGISTRY:-built-in rate scorer (HTTP); a 20-tree test GBDT (in process, GOGC=$gogc as engage serve sets by default)}; world: $accounts accounts x 30 days, requests spread uniformly at random over all $nids accounts (wrk) or round robin (load generator); every decision's audit record is on disk before its answer (group-committed decision journal of pre-written segments, one fdatasync per group; indexed into badger in the background: records in journal segment files, badger holds pointers); the server runs with its defaults (GOGC 1000, 2 GiB soft memory limit); the open-loop load generator drives 64 keep-alive connections with pre-formatted requests."
   echo "Load average at the start: $load0; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine inflates latencies)."
   echo
   echo "| measure | measured | target | met |"
