@@ -167,19 +167,31 @@ func (s *State) slotResponse(h int, p *Priors) float64 {
 // It reads the state as it is when Candidates is called.
 //
 // A Candidates is not safe for concurrent use, and the state must not change
-// while it is in use: it remembers the last send slot's values (candidates
-// come grouped by slot, each with every message).
+// while it is in use: it remembers the values it computed, by part (the send
+// slot's, each channel's, each message's), so a candidate costs the parts it
+// does not share with an earlier one.
 type Candidates struct {
 	s    *State
 	a    *Account
 	p    *Priors
 	prof [hoursOfWeek]float64
-	// how and slot: the last send slot's hour of week (-1: none) and its
-	// slotValues.
-	how  int
-	slot [3]float64
 	// act: every channel's activity-weighed contacts (sentActive).
 	act [numChannels]float64
+	// The send slots seen (local hours of week) and their slotValues; nslot
+	// of them, the oldest replaced first when full.
+	nslot, nextSlot int
+	slotHow         [8]int
+	slot            [8][3]float64
+	// lastAt is the last send instant asked about (valid once nslot > 0)
+	// and lastHow its local hour of week.
+	lastAt  int64
+	lastHow int
+	// chDone and msgDone flag the channels and messages whose part is
+	// computed: chPart holds channel_affinity then the five channelEvidence
+	// values, msgPart message_affinity.
+	chDone, msgDone uint8
+	chPart          [numChannels][6]float64
+	msgPart         [numMessages]float64
 	// The last channel name's index (unknownIdx: none yet) and the message
 	// names seen with their indices.
 	chName  string
@@ -195,7 +207,7 @@ const unknownIdx = -2
 // Candidates prepares the action-dependent read-out of the account. Like
 // Read, the state must hold exactly the account's events before the decision.
 func (s *State) Candidates(a *Account, p *Priors) *Candidates {
-	c := &Candidates{s: s, a: a, p: p, how: -1, chIdx: unknownIdx}
+	c := &Candidates{s: s, a: a, p: p, chIdx: unknownIdx}
 	v := s.profile(a, p, &c.prof)
 	c.act = s.sentActive(activeWeights(&v.hod))
 	return c
@@ -206,14 +218,61 @@ func (s *State) Candidates(a *Account, p *Priors) *Candidates {
 // account's features and then scores its candidate actions. c may be a
 // Candidates reused from an earlier decision.
 func (s *State) ReadCandidates(at int64, a *Account, p *Priors, dst []float64, c *Candidates) []float64 {
-	*c = Candidates{s: s, a: a, p: p, how: -1, chIdx: unknownIdx}
+	c.reset(s, a, p)
 	v := s.profile(a, p, &c.prof)
 	c.act = s.sentActive(activeWeights(&v.hod))
 	return s.read(at, a, p, &v, &c.act, dst)
 }
 
+// reset forgets every remembered value (the profile is overwritten by its
+// caller) without clearing the profile's memory.
+func (c *Candidates) reset(s *State, a *Account, p *Priors) {
+	c.s, c.a, c.p = s, a, p
+	c.nslot, c.nextSlot = 0, 0
+	c.chDone, c.msgDone = 0, 0
+	c.chName, c.chIdx, c.nmsg = "", unknownIdx, 0
+	c.msgName = [8]string{}
+}
+
 // Priors returns the priors the read-out was prepared with.
 func (c *Candidates) Priors() *Priors { return c.p }
+
+// slotOf returns the slotValues of local hour of week how, computed once.
+func (c *Candidates) slotOf(how int) *[3]float64 {
+	for i := range c.nslot {
+		if c.slotHow[i] == how {
+			return &c.slot[i]
+		}
+	}
+	i := c.nextSlot
+	c.nextSlot = (i + 1) % len(c.slotHow)
+	if c.nslot < len(c.slotHow) {
+		c.nslot++
+	}
+	c.slotHow[i], c.slot[i] = how, c.s.slotValues(c.p, &c.prof, how)
+	return &c.slot[i]
+}
+
+// channelPart returns channel ch's values (ch >= 0), computed once: its
+// rate as rates gives it, then channelEvidence's five.
+func (c *Candidates) channelPart(ch int8) *[6]float64 {
+	v := &c.chPart[ch]
+	if c.chDone&(1<<ch) == 0 {
+		v[0], _ = c.s.rates(c.p, ch, -1)
+		c.s.channelEvidence(c.p, &c.act, &c.a.profileFor(c.p).chRate, ch, v[1:1])
+		c.chDone |= 1 << ch
+	}
+	return v
+}
+
+// messagePart returns message msg's rate (msg >= 0), computed once.
+func (c *Candidates) messagePart(msg int8) float64 {
+	if c.msgDone&(1<<msg) == 0 {
+		_, c.msgPart[msg] = c.s.rates(c.p, -1, msg)
+		c.msgDone |= 1 << msg
+	}
+	return c.msgPart[msg]
+}
 
 // Values appends the ActionNames features of the action (channel, send
 // instant sendAt in UTC microseconds, message) to dst. An unknown or empty
@@ -239,12 +298,20 @@ func (c *Candidates) Values(channel string, sendAt int64, message string, dst []
 			c.nmsg++
 		}
 	}
-	if how := c.a.clock.hourOfWeek(sendAt); how != c.how {
-		c.how, c.slot = how, c.s.slotValues(c.p, &c.prof, how)
+	if c.nslot == 0 || sendAt != c.lastAt {
+		c.lastAt, c.lastHow = sendAt, c.a.clock.hourOfWeek(sendAt)
 	}
-	chA, msgA := c.s.rates(c.p, ch, msg)
-	dst = append(dst, c.slot[0], c.slot[1], c.slot[2], chA, msgA)
-	return c.s.channelEvidence(c.p, &c.act, &c.a.profileFor(c.p).chRate, ch, dst)
+	slot := c.slotOf(c.lastHow)
+	msgA := math.NaN()
+	if msg >= 0 {
+		msgA = c.messagePart(msg)
+	}
+	if ch < 0 {
+		nan := math.NaN()
+		return append(dst, slot[0], slot[1], slot[2], nan, msgA, nan, nan, nan, nan, nan)
+	}
+	v := c.channelPart(ch)
+	return append(dst, slot[0], slot[1], slot[2], v[0], msgA, v[1], v[2], v[3], v[4], v[5])
 }
 
 // SlotAffinity is State.SlotAffinity (the send_slot_affinity feature) of send

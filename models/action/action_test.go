@@ -272,3 +272,45 @@ func TestPredictRows(t *testing.T) {
 		})
 	}
 }
+
+// TestPredictRowsVarying: with only some columns varying after the first
+// row (the others garbage), PredictRowsVarying gives Predict's probability
+// of each row completed from the first row, bit for bit, for both classifier
+// families; a varying column outside the row is refused.
+func TestPredictRowsVarying(t *testing.T) {
+	for _, fam := range []string{FamilyGBDT, FamilyLinear} {
+		t.Run(fam, func(t *testing.T) {
+			m := fitModel(t, fam)
+			X, _ := sample(70, 11)
+			nf := len(feats)
+			rows := append([]float64(nil), X.Data...)
+			for i := 0; i < len(rows); i += 7 {
+				rows[i] = math.NaN()
+			}
+			varying := []int{0, nf - 1}
+			full := append([]float64(nil), rows...)
+			for i := 1; i < X.Rows; i++ {
+				copy(full[i*nf:(i+1)*nf], rows[:nf])
+				for _, c := range varying {
+					full[i*nf+c] = rows[i*nf+c]
+				}
+			}
+			got := make([]float64, X.Rows)
+			if err := m.PredictRowsVarying(rows, got, varying); err != nil {
+				t.Fatal(err)
+			}
+			for i := range got {
+				want, err := m.Predict(full[i*nf : (i+1)*nf])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if math.Float64bits(got[i]) != math.Float64bits(want) && !(math.IsNaN(got[i]) && math.IsNaN(want)) {
+					t.Fatalf("row %d: PredictRowsVarying %v, Predict %v", i, got[i], want)
+				}
+			}
+			if err := m.PredictRowsVarying(rows, got, []int{nf}); err == nil {
+				t.Fatal("a varying column outside the row was accepted")
+			}
+		})
+	}
+}

@@ -41,6 +41,10 @@ type margin func(row []float64) (float64, error)
 // margins is a family's batch form of margin: len(out) rows back to back.
 type margins func(rows, out []float64) error
 
+// marginsVarying is margins for rows that differ only in the columns of
+// varying, the others read from the first row (gbdt.Evaluator.MarginsVarying).
+type marginsVarying func(rows, out []float64, varying []int) error
+
 // Model is a loaded, calibrated model of one target. It is read-only and safe
 // for concurrent use.
 type Model struct {
@@ -60,7 +64,8 @@ type Model struct {
 	Priors json.RawMessage
 
 	margin  margin
-	margins margins // nil: margin row by row
+	margins margins        // nil: margin row by row
+	varying marginsVarying // nil: rows completed, then margins
 	cal     calibrate.Calibrator
 	up      *uplift.Model
 }
@@ -121,6 +126,55 @@ func (m *Model) PredictRows(rows, out []float64) error {
 		out[i] = m.calibrated(z)
 	}
 	return nil
+}
+
+// PredictRowsVarying is PredictRows for rows that differ only in the
+// columns listed in varying (the candidate actions of one account): every
+// other column is read from the first row, and the other rows' values there
+// are ignored, so a caller fills only the varying columns after the first
+// row. The probabilities are PredictRows' on the completed rows, bit for bit.
+// A family without a batch form completes the rows in place first.
+func (m *Model) PredictRowsVarying(rows, out []float64, varying []int) error {
+	nf := len(m.Features)
+	if len(rows) != nf*len(out) {
+		return fmt.Errorf("predict: %d values for %d rows of %d features", len(rows), len(out), nf)
+	}
+	if m.up != nil {
+		return errors.New("predict rows: uplift models score one row at a time (Predict)")
+	}
+	if m.varying == nil {
+		for _, c := range varying {
+			if c < 0 || c >= nf {
+				return fmt.Errorf("predict: varying column %d outside 0..%d", c, nf-1)
+			}
+		}
+		return m.completeRows(rows, out, varying)
+	}
+	if err := m.varying(rows, out, varying); err != nil {
+		return err
+	}
+	for i, z := range out {
+		out[i] = m.calibrated(z)
+	}
+	return nil
+}
+
+// completeRows copies the first row's values outside varying into the
+// other rows, then predicts them (families without MarginsVarying).
+func (m *Model) completeRows(rows, out []float64, varying []int) error {
+	nf := len(m.Features)
+	keep := make([]float64, len(varying))
+	for i := 1; i < len(out); i++ {
+		r := rows[i*nf : (i+1)*nf]
+		for k, c := range varying {
+			keep[k] = r[c]
+		}
+		copy(r, rows[:nf])
+		for k, c := range varying {
+			r[c] = keep[k]
+		}
+	}
+	return m.PredictRows(rows, out)
 }
 
 // predictUnchecked is Predict for the scorer's hot loop: the row length was
@@ -190,6 +244,7 @@ type family struct {
 	name    string
 	margin  margin
 	margins margins
+	varying marginsVarying
 	cal     calibrate.Calibrator
 	up      *uplift.Model
 	feats   []models.Feature
@@ -240,7 +295,8 @@ func decodeClassifier(name string, payload json.RawMessage) (any, error) {
 		if err := json.Unmarshal(body, gm); err != nil {
 			return nil, err
 		}
-		f.margin, f.margins, f.feats = gm.PredictMargin, gm.Evaluator().Margins, gm.Features()
+		ev := gm.Evaluator()
+		f.margin, f.margins, f.varying, f.feats = gm.PredictMargin, ev.Margins, ev.MarginsVarying, gm.Features()
 	case FamilyLinear:
 		lm, err := linear.Load(body)
 		if err != nil {
@@ -312,7 +368,7 @@ func FromLoaded(l *registry.Loaded) (*Model, error) {
 	m := &Model{
 		Version: l.Version.Name, Hash: l.Version.Hash, Family: l.Artifact.Family, Target: l.Artifact.Target,
 		Features: slices.Clone(l.Artifact.Features), Priors: l.Artifact.Priors,
-		margin: f.margin, margins: f.margins, cal: f.cal, up: f.up,
+		margin: f.margin, margins: f.margins, varying: f.varying, cal: f.cal, up: f.up,
 	}
 	return m, nil
 }

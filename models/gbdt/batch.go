@@ -93,6 +93,30 @@ func (m *Model) Evaluator() *Evaluator {
 // by row. Columns are examined the first time a split asks about them, so a
 // wide model pays only for the columns its reached splits read.
 func (e *Evaluator) Margins(rows, out []float64) error {
+	return e.margins(rows, out, nil)
+}
+
+// MarginsVarying is Margins for rows that differ only in the columns listed
+// in varying (an account's candidate actions: the action columns vary, the
+// context is the account's): every other column is read from the first row,
+// and the other rows' values there are ignored (they need not be filled
+// in). The margins are Margins' on rows whose other
+// columns all hold the first row's values, bit for bit; the walk skips
+// finding out that those columns agree.
+func (e *Evaluator) MarginsVarying(rows, out []float64, varying []int) error {
+	for _, c := range varying {
+		if c < 0 || c >= e.nfeat {
+			return fmt.Errorf("gbdt margins: varying column %d outside 0..%d", c, e.nfeat-1)
+		}
+	}
+	if varying == nil {
+		varying = []int{}
+	}
+	return e.margins(rows, out, varying)
+}
+
+// margins is Margins, or MarginsVarying when varying is not nil.
+func (e *Evaluator) margins(rows, out []float64, varying []int) error {
 	nf := e.nfeat
 	if len(rows) != nf*len(out) {
 		return fmt.Errorf("gbdt margins: %d values for %d rows of %d features", len(rows), len(out), nf)
@@ -103,14 +127,14 @@ func (e *Evaluator) Margins(rows, out []float64) error {
 	var cs *chunkScratch
 	for lo := 0; lo < len(out); lo += 64 {
 		hi := min(lo+64, len(out))
-		if hi-lo == 1 {
+		if hi-lo == 1 && varying == nil {
 			out[lo] = e.margin(rows[lo*nf : (lo+1)*nf : (lo+1)*nf])
 			continue
 		}
 		if cs == nil {
 			cs = e.scratch()
 		}
-		e.chunkMargins(rows[lo*nf:hi*nf], out[lo:hi], cs)
+		e.chunkMargins(rows[lo*nf:hi*nf], out[lo:hi], cs, rows[:nf], varying)
 	}
 	if cs != nil {
 		e.pool.Put(cs)
@@ -152,6 +176,7 @@ const (
 	colUnseen = 0  // not examined yet
 	colSame   = -1 // every row of the chunk holds the first row's value
 	colEach   = -2 // too many distinct values: route row by row
+	colCtx    = -3 // outside MarginsVarying's columns: the context row's value
 )
 
 // maxDistinct is how many distinct values of a column are routed value by
@@ -230,11 +255,21 @@ func (cs *chunkScratch) examine(chunk []float64, n, nf, col int) int32 {
 	return int32(len(cs.tabs))
 }
 
-// chunkMargins scores a chunk of 2 to 64 rows, walking each tree once for
-// all of them.
-func (e *Evaluator) chunkMargins(chunk, out []float64, cs *chunkScratch) {
+// chunkMargins scores a chunk of 1 to 64 rows, walking each tree once for
+// all of them. With varying not nil, the columns outside it are read from
+// ctx (MarginsVarying).
+func (e *Evaluator) chunkMargins(chunk, out []float64, cs *chunkScratch, ctx []float64, varying []int) {
 	nf, n := e.nfeat, len(out)
-	clear(cs.col)
+	if varying == nil {
+		clear(cs.col)
+	} else {
+		for c := range cs.col {
+			cs.col[c] = colCtx
+		}
+		for _, c := range varying {
+			cs.col[c] = colUnseen
+		}
+	}
 	cs.tabs, cs.ents = cs.tabs[:0], cs.ents[:0]
 	// acc[k] sums row k's leaves; common sums the leaves every row reaches
 	// (trees whose path does not depend on the rows): integer sums, so the
@@ -274,9 +309,14 @@ func (e *Evaluator) chunkMargins(chunk, out []float64, cs *chunkScratch) {
 				wide := nd.feat&wideBit != 0
 				var left uint64
 				switch {
-				case st == colSame:
-					// The chunk agrees on col: its first row routes them all.
-					if v := chunk[col]; wide {
+				case st == colSame || st == colCtx:
+					// The chunk agrees on col: its first row (or the
+					// context row) routes them all.
+					v := chunk[col]
+					if st == colCtx {
+						v = ctx[col]
+					}
+					if wide {
 						i = e.wideNext(nd, v)
 					} else if nd.left(v) {
 						i = nd.kid

@@ -283,3 +283,45 @@ func BenchmarkCandidates(b *testing.B) {
 		}
 	})
 }
+
+// TestMarginsVarying: MarginsVarying on rows whose columns outside varying
+// hold garbage after the first row gives PredictMargin's margin of each row
+// completed with the first row's values there, bit for bit, for batch sizes
+// across the 64-row chunks (a lone last row included).
+func TestMarginsVarying(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for trial := range 120 {
+		feats := randomFeatures(rng, 2+rng.IntN(60))
+		m := randomModel(rng, feats, 1+rng.IntN(30), 1+rng.IntN(9))
+		e := m.Evaluator()
+		nf := len(feats)
+		varying := rng.Perm(nf)[:rng.IntN(min(5, nf)+1)]
+		n := []int{1, 2, 7, 50, 64, 65, 129}[trial%7]
+		rows := make([]float64, n*nf)
+		for i := range rows {
+			rows[i] = randomValue(rng, feats[i%nf])
+		}
+		got := make([]float64, n)
+		if err := e.MarginsVarying(rows, got, varying); err != nil {
+			t.Fatal(err)
+		}
+		full := make([]float64, nf)
+		for i := range got {
+			copy(full, rows[:nf])
+			for _, c := range varying {
+				full[c] = rows[i*nf+c]
+			}
+			want, err := m.PredictMargin(full)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Float64bits(got[i]) != math.Float64bits(want) {
+				t.Fatalf("trial %d row %d of %d (varying %v): evaluator %v, PredictMargin %v", trial, i, n, varying, got[i], want)
+			}
+		}
+	}
+	e := randomModel(rng, randomFeatures(rng, 3), 2, 2).Evaluator()
+	if err := e.MarginsVarying(make([]float64, 6), make([]float64, 2), []int{3}); err == nil {
+		t.Error("a varying column outside the row was accepted")
+	}
+}

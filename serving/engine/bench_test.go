@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync/atomic"
 	"testing"
@@ -86,6 +87,74 @@ func worldModel(tb testing.TB, seed uint64) (*ModelScorer, *gbdt.Model) {
 	return sc, g
 }
 
+// wideModel fits a gbdt of iters trees on every feature serving reads (the
+// action columns, every action-dependent feature, every numeric feature and
+// the jurisdiction, ~140 columns, like the demo's engagement model) on
+// random rows whose outcome depends on one column in seven, and returns its
+// scorer (plain prediction) and the gbdt model inside it.
+func wideModel(tb testing.TB, seed uint64, iters int) (*ModelScorer, *gbdt.Model) {
+	var feats []models.Feature
+	feats = append(feats, models.Feature{Name: "channel", Kind: models.Categorical, Levels: datasets.Channels},
+		models.Feature{Name: "local_hour", Kind: models.Numeric},
+		models.Feature{Name: "message", Kind: models.Categorical, Levels: datasets.Messages})
+	for _, n := range features.ActionNames() {
+		feats = append(feats, models.Feature{Name: n, Kind: models.Numeric})
+	}
+	for _, n := range features.NumericNames() {
+		feats = append(feats, models.Feature{Name: n, Kind: models.Numeric})
+	}
+	feats = append(feats, models.Feature{Name: "jurisdiction", Kind: models.Categorical, Levels: []string{"CA-ON", "GB", "US-MA", "US-TX"}})
+	rng := rand.New(rand.NewPCG(seed, 9))
+	n := 4000
+	X := models.NewMatrix(n, feats)
+	y := make([]float64, n)
+	for i := 0; i < n; i++ {
+		r := X.Row(i)
+		s := 0.0
+		for j := range r {
+			if lv := feats[j].Levels; len(lv) > 0 {
+				r[j] = float64(rng.IntN(len(lv)))
+			} else {
+				r[j] = rng.ExpFloat64()
+				if rng.IntN(10) == 0 {
+					r[j] = math.NaN()
+				}
+			}
+			if j%7 == 0 && !math.IsNaN(r[j]) {
+				s += r[j] * 0.1
+			}
+		}
+		if rng.Float64() < 1/(1+math.Exp(3-s)) {
+			y[i] = 1
+		}
+	}
+	o := gbdt.DefaultOptions()
+	o.MaxIter, o.Seed = iters, seed
+	gm, err := gbdt.Fit(context.Background(), X, y, nil, nil, o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	payload, err := action.EncodePayload(gm, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a := &registry.Artifact{Format: registry.ArtifactFormat, Family: action.FamilyGBDT, Payload: payload, Features: feats,
+		DataHash: fmt.Sprintf("wide-%d", seed), Seed: seed, Target: "engaged_48h", Created: benchT0}
+	m, err := action.FromArtifact(a)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sc, err := NewModelScorer(m)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	g, err := action.DecodeGBDT(payload)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sc, g
+}
+
 // worldInputs returns the serving benchmarks' accounts (four jurisdictions,
 // every consent, a letter, an email delivered and opened, a payment for one
 // in three), each with its feature state and its compliance subject compiled
@@ -147,7 +216,9 @@ func worldInputs(tb testing.TB, fw *compliance.Firewall, n int) []*Input {
 //     scored as serving loads it;
 //   - bound: model with gbdt partial evaluation forced on;
 //   - all_hours: every permitted hour (coordinate search);
-//   - parallel: model, b.RunParallel over every core (amortised wall time).
+//   - parallel: model, b.RunParallel over every core (amortised wall time);
+//   - wide: a model on every feature (wideModel), plain prediction;
+//   - wide_auto: the same, partial evaluation when UseBound finds it faster.
 //
 // cpu-ns/op is the process's CPU time per decision, steadier than ns/op on a
 // shared machine.
@@ -167,12 +238,21 @@ func BenchmarkDecideWorld(b *testing.B) {
 	if err := bound.UseBound(g2, true); err != nil {
 		b.Fatal(err)
 	}
+	// A model on every feature (~140 columns, 60 trees), as the demo's
+	// engagement model: plain, and as serving loads it.
+	wide, _ := wideModel(b, 3, 60)
+	wideAuto, g3 := wideModel(b, 3, 60)
+	if err := wideAuto.UseBound(g3, false); err != nil && !errors.Is(err, ErrBoundSlower) {
+		b.Fatal(err)
+	}
+	b.Logf("wide model: partial evaluation chosen: %v", wideAuto.Bound())
 	ins := worldInputs(b, fw, 1000)
 	for _, tc := range []struct {
 		name     string
 		all, par bool
 		sc       Scorer
-	}{{"model", false, false, sc}, {"bound", false, false, bound}, {"all_hours", true, false, sc}, {"parallel", false, true, sc}} {
+	}{{"model", false, false, sc}, {"bound", false, false, bound}, {"all_hours", true, false, sc}, {"parallel", false, true, sc},
+		{"wide", false, false, wide}, {"wide_auto", false, false, wideAuto}} {
 		sc := tc.sc
 		b.Run(tc.name, func(b *testing.B) {
 			o := DefaultOptions()

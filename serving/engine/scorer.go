@@ -65,9 +65,11 @@ func (s *RateScorer) Priors() *features.Priors { return s.priors }
 
 // Score implements Scorer.
 func (s *RateScorer) Score(x *Context, cands []Candidate, p []float64) error {
+	// Summed in the messages' order: a map's order would change the last
+	// bit from one decision to the next.
 	var mean float64
-	for _, i := range s.msgIdx {
-		mean += x.Numeric[i]
+	for _, m := range datasets.Messages {
+		mean += x.Numeric[s.msgIdx[m]]
 	}
 	mean /= float64(len(s.msgIdx))
 	for k := range cands {
@@ -105,7 +107,11 @@ type ModelScorer struct {
 	catIdx                 []int // CategoricalNames position -> model column
 	chCol, hourCol, msgCol int
 	actCols                features.ActionColumns
-	rows                   sync.Pool
+	// varying are the model columns that differ between an account's
+	// candidates (the action columns and the action-dependent features);
+	// the others are the account's context, the same in every row.
+	varying []int
+	rows    sync.Pool
 
 	// Partial evaluation (gbdt models, UseBound): the model bound to an
 	// account's context once, then only the residual trees per candidate.
@@ -149,6 +155,16 @@ func NewModelScorer(m *action.Model) (*ModelScorer, error) {
 	if s.chCol < 0 && s.hourCol < 0 && s.msgCol < 0 {
 		return nil, fmt.Errorf("model scorer: %s has none of the action features channel, local_hour, message", m.Version)
 	}
+	for _, c := range []int{s.chCol, s.hourCol, s.msgCol} {
+		if c >= 0 {
+			s.varying = append(s.varying, c)
+		}
+	}
+	for _, c := range s.actCols {
+		if c >= 0 && !slices.Contains(s.varying, c) {
+			s.varying = append(s.varying, c)
+		}
+	}
 	n := len(m.Features)
 	s.rows.New = func() any { b := make([]float64, n); return &b }
 	return s, nil
@@ -186,17 +202,7 @@ func (s *ModelScorer) UseBound(g *gbdt.Model, always bool) error {
 	if g == nil {
 		return errors.New("use bound: nil model")
 	}
-	var free []int
-	for _, c := range []int{s.chCol, s.hourCol, s.msgCol} {
-		if c >= 0 {
-			free = append(free, c)
-		}
-	}
-	for _, c := range s.actCols {
-		if c >= 0 && !slices.Contains(free, c) {
-			free = append(free, c)
-		}
-	}
+	free := s.varying
 	n := len(s.m.Features)
 	row := make([]float64, n)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -276,12 +282,14 @@ func (s *ModelScorer) UseBound(g *gbdt.Model, always bool) error {
 		for probe := 0; probe < probes; probe++ {
 			for j, a := range acts {
 				r := rows[j*n : (j+1)*n]
-				copy(r, row)
+				if j == 0 {
+					copy(r, row)
+				}
 				for k, c := range free {
 					r[c] = a[k]
 				}
 			}
-			_ = s.m.PredictRows(rows, out)
+			_ = s.m.PredictRowsVarying(rows, out, free)
 		}
 		tPlain = min(tPlain, time.Since(start))
 	}
@@ -318,7 +326,8 @@ func (s *ModelScorer) Bound() bool { return s.g != nil }
 // Score implements Scorer. The account's part of the row is laid out once;
 // each candidate then sets only its action columns. Without partial
 // evaluation every candidate's row goes to the model in one batch
-// (action.Model.PredictRows, the same numbers as Predict row by row).
+// (action.Model.PredictRowsVarying: the first row holds the context, the
+// others only their action columns; the same numbers as Predict row by row).
 func (s *ModelScorer) Score(x *Context, cands []Candidate, p []float64) error {
 	n := len(s.m.Features)
 	rp := s.rows.Get().(*[]float64)
@@ -388,8 +397,12 @@ func (s *ModelScorer) Score(x *Context, cands []Candidate, p []float64) error {
 		c := &cands[k]
 		r := row
 		if bd == nil {
+			// Only the first row needs the context: PredictRowsVarying
+			// reads the other rows' varying columns alone.
 			r = rows[k*n : (k+1)*n]
-			copy(r, row)
+			if k == 0 {
+				copy(r, row)
+			}
 		}
 		if s.chCol >= 0 {
 			if k == 0 || c.Channel != chName {
@@ -435,7 +448,7 @@ func (s *ModelScorer) Score(x *Context, cands []Candidate, p []float64) error {
 	if bd != nil {
 		return nil
 	}
-	if err := s.m.PredictRows(rows, p[:len(cands)]); err != nil {
+	if err := s.m.PredictRowsVarying(rows, p[:len(cands)], s.varying); err != nil {
 		return fmt.Errorf("model %s: %w", s.m.Version, err)
 	}
 	return nil
