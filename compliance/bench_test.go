@@ -82,3 +82,22 @@ func BenchmarkFirewallCheckRequest(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSubject30DayLedger is compiling an account and a 60-entry ledger
+// (what serving does once per account change): with the rule lists, the
+// notice-wait gates' evidence and the bare lists it reads off once.
+func BenchmarkSubject30DayLedger(b *testing.B) {
+	fw := mustOpen(b)
+	at := mustTime(b, "2026-11-23T16:00:00Z")
+	ledger := ledger30(at)
+	for _, j := range []string{"US-MA", "CA-ON"} {
+		b.Run(j, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := fw.Subject(Account{ID: "a", Jurisdiction: j, Consents: allConsents}, ledger); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -127,6 +127,12 @@ type Subject struct {
 	// account (a flag it does not have, consent it gave): see planRules.
 	rules    []layerRule
 	rulesEnd [numChannels]int
+	// bare[bareEnd[ch-1]:bareEnd[ch]] are rules[...] for a question
+	// without a message or a notice list (Verdict, Allowed, Earliest):
+	// without the notice rules that cannot deny such a question (see
+	// noticeBare), in the same order.
+	bare    []layerRule
+	bareEnd [numChannels]int
 	// noticeRules[ch] is how many notice rules a contact on ch may need:
 	// the capacity of Check's notice list.
 	noticeRules [numChannels]int
@@ -136,6 +142,22 @@ type Subject struct {
 	// with an overdue notice gives it for each channel the notice denies.
 	overdue []overdueText
 	inline  [2]overdueText // overdue's first entries, without an allocation
+	// gates holds, for each gate rule planRules lists, what evalGate reads
+	// of the ledger: it depends on the rule and the ledger alone, never on
+	// the instant asked about.
+	gates      []gateEvidence
+	gateInline [2]gateEvidence // gates' first entries, without an allocation
+}
+
+// gateEvidence is a gate rule's evidence on the subject's ledger: whether
+// there is any, the earliest instant one lets a contact through (open) and
+// the bound evalGate's scan of the ledger gives when none does yet (next,
+// its fold in ledger order).
+type gateEvidence struct {
+	r     *rule
+	found bool
+	open  int64
+	next  int64
 }
 
 // overdueText is the reason an overdue notice rule gives (nil until made).
@@ -162,6 +184,7 @@ func (s *Subject) planRules() {
 	}
 	s.rules = make([]layerRule, 0, n)
 	s.overdue = s.inline[:0]
+	s.gates = s.gateInline[:0]
 	for ch := Email; ch < numChannels; ch++ {
 		for _, l := range s.layers {
 			for _, r := range l.rules {
@@ -176,10 +199,29 @@ func (s *Subject) planRules() {
 				if r.kind == kindNotice && r.deadline > 0 && s.overdueOf(r) == nil {
 					s.overdue = append(s.overdue, overdueText{r: r})
 				}
+				if r.kind == kindGate && s.gateOf(r) == nil {
+					s.gates = append(s.gates, s.gateScan(r))
+				}
 			}
 		}
 		s.rulesEnd[ch] = len(s.rules)
 	}
+	s.bare = make([]layerRule, 0, len(s.rules))
+	for ch := Email; ch < numChannels; ch++ {
+		for _, rr := range s.rules[s.rulesEnd[ch-1]:s.rulesEnd[ch]] {
+			if rr.r.kind != kindNotice || !noticeBare(rr.r, ch) {
+				s.bare = append(s.bare, rr)
+			}
+		}
+		s.bareEnd[ch] = len(s.bare)
+	}
+}
+
+// noticeBare reports whether notice rule r never changes the verdict of a
+// question on ch without a message nor a notice list: evalNotice then only
+// denies for an overdue deadline notice the channel cannot carry.
+func noticeBare(r *rule, ch Channel) bool {
+	return r.when != "until_delivered" || r.deadline <= 0 || r.channels.has(ch)
 }
 
 var customerMeta = struct{ optOut, preferred, quiet ruleMeta }{
@@ -547,7 +589,11 @@ func (s *Subject) eval(v *verdict, ch Channel, t int64, kind AddressKind, msg *M
 		}
 	}
 	if ch > noChannel && ch < numChannels {
-		for _, rr := range s.rules[s.rulesEnd[ch-1]:s.rulesEnd[ch]] {
+		rules := s.rules[s.rulesEnd[ch-1]:s.rulesEnd[ch]]
+		if msg == nil && !withNotices {
+			rules = s.bare[s.bareEnd[ch-1]:s.bareEnd[ch]]
+		}
+		for _, rr := range rules {
 			if err := s.evalRule(v, rr.l, rr.r, ch, t, kind, msg, withNotices); err != nil {
 				return err
 			}
@@ -895,21 +941,18 @@ func (s *Subject) evalGate(v *verdict, l *layer, r *rule, t int64, msg *Message)
 	if msg != nil && r.notice != "" && slices.Contains(msg.Notices, r.notice) {
 		return // this contact is the notice itself
 	}
-	var next int64
-	found := false
-	for i := range s.at {
-		if !s.isEvidence(r, i) {
-			continue
-		}
-		found = true
-		o := s.gateOpen(r, s.at[i])
-		if o <= t {
-			return
-		}
-		if next == 0 || o < next {
-			next = o
-		}
+	g := s.gateOf(r)
+	if g == nil { // not planned (evalRule's every-layer path): read the ledger now
+		scan := s.gateScan(r)
+		g = &scan
 	}
+	// Some evidence lets the contact through at t exactly when the
+	// earliest does; else every one opens after t, and the bound is the
+	// scan's.
+	if g.found && g.open <= t {
+		return
+	}
+	next, found := g.next, g.found
 	text := ""
 	if v.collect {
 		if found {
@@ -919,6 +962,38 @@ func (s *Subject) evalGate(v *verdict, l *layer, r *rule, t int64, msg *Message)
 		}
 	}
 	v.deny(l, &r.meta, text, next, !found)
+}
+
+// gateScan reads gate rule r's evidence off the ledger: found when there
+// is any, open the earliest instant any lets a contact through, next the
+// bound evalGate denies with when none does yet (the first evidence's
+// opening, then any smaller one, in ledger order).
+func (s *Subject) gateScan(r *rule) gateEvidence {
+	g := gateEvidence{r: r}
+	for i := range s.at {
+		if !s.isEvidence(r, i) {
+			continue
+		}
+		o := s.gateOpen(r, s.at[i])
+		if !g.found || o < g.open {
+			g.open = o
+		}
+		g.found = true
+		if g.next == 0 || o < g.next {
+			g.next = o
+		}
+	}
+	return g
+}
+
+// gateOf returns r's entry in Subject.gates, nil when it has none.
+func (s *Subject) gateOf(r *rule) *gateEvidence {
+	for i := range s.gates {
+		if s.gates[i].r == r {
+			return &s.gates[i]
+		}
+	}
+	return nil
 }
 
 // delivered reports whether a ledger entry at or before t carried notice id.

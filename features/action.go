@@ -284,28 +284,12 @@ func (c *Candidates) Values(channel string, sendAt int64, message string, dst []
 	if channel != c.chName || c.chIdx == unknownIdx {
 		c.chName, c.chIdx = channel, int8(datasets.ChannelIndex(channel))
 	}
-	ch, msg := c.chIdx, int8(-1)
-	k := 0
-	for k < c.nmsg && c.msgName[k] != message {
-		k++
-	}
-	if k < c.nmsg {
-		msg = c.msgIdx[k]
-	} else {
-		msg = int8(datasets.MessageIndex(message))
-		if c.nmsg < len(c.msgName) {
-			c.msgName[c.nmsg], c.msgIdx[c.nmsg] = message, msg
-			c.nmsg++
-		}
-	}
+	ch := c.chIdx
+	msgA := c.messageRate(message)
 	if c.nslot == 0 || sendAt != c.lastAt {
 		c.lastAt, c.lastHow = sendAt, c.a.clock.hourOfWeek(sendAt)
 	}
 	slot := c.slotOf(c.lastHow)
-	msgA := math.NaN()
-	if msg >= 0 {
-		msgA = c.messagePart(msg)
-	}
 	if ch < 0 {
 		nan := math.NaN()
 		return append(dst, slot[0], slot[1], slot[2], nan, msgA, nan, nan, nan, nan, nan)
@@ -352,15 +336,79 @@ func (cols ActionColumns) Any() bool {
 }
 
 // Fill writes the action's features into row at cols: the per-candidate step
-// of serving and of the scorer's Fill callback.
+// of serving and of the scorer's Fill callback. Only the parts the columns
+// read are computed (a model reading the send slot's affinity alone costs no
+// channel or message read-out); each value is Values' to the bit.
 func (c *Candidates) Fill(cols ActionColumns, channel string, sendAt int64, message string, row []float64) {
-	var buf [numAction]float64
-	v := c.Values(channel, sendAt, message, buf[:0])
-	for i, j := range cols {
-		if j >= 0 {
-			row[j] = v[i]
+	slot := cols[0] >= 0 || cols[1] >= 0 || cols[2] >= 0
+	chRate := cols[3] >= 0
+	msgRate := cols[4] >= 0
+	chEv := cols[5] >= 0 || cols[6] >= 0 || cols[7] >= 0 || cols[8] >= 0 || cols[9] >= 0
+	if slot {
+		if c.nslot == 0 || sendAt != c.lastAt {
+			c.lastAt, c.lastHow = sendAt, c.a.clock.hourOfWeek(sendAt)
+		}
+		if cols[1] < 0 && cols[2] < 0 {
+			// The affinity alone (slotValues' first value): no day peak
+			// nor response rate to compute.
+			row[cols[0]] = hoursOfWeek * c.prof[c.lastHow]
+		} else {
+			v := c.slotOf(c.lastHow)
+			for i := range 3 {
+				if j := cols[i]; j >= 0 {
+					row[j] = v[i]
+				}
+			}
 		}
 	}
+	if chRate || chEv {
+		if channel != c.chName || c.chIdx == unknownIdx {
+			c.chName, c.chIdx = channel, int8(datasets.ChannelIndex(channel))
+		}
+		if ch := c.chIdx; ch < 0 {
+			for i := 3; i < numAction; i++ {
+				if j := cols[i]; j >= 0 && i != 4 {
+					row[j] = math.NaN()
+				}
+			}
+		} else {
+			v := c.channelPart(ch)
+			if j := cols[3]; j >= 0 {
+				row[j] = v[0]
+			}
+			for i := 5; i < numAction; i++ {
+				if j := cols[i]; j >= 0 {
+					row[j] = v[i-4]
+				}
+			}
+		}
+	}
+	if msgRate {
+		row[cols[4]] = c.messageRate(message)
+	}
+}
+
+// messageRate is message_affinity of the message named (NaN when unknown),
+// its index remembered like Values does.
+func (c *Candidates) messageRate(message string) float64 {
+	k := 0
+	for k < c.nmsg && c.msgName[k] != message {
+		k++
+	}
+	var msg int8
+	if k < c.nmsg {
+		msg = c.msgIdx[k]
+	} else {
+		msg = int8(datasets.MessageIndex(message))
+		if c.nmsg < len(c.msgName) {
+			c.msgName[c.nmsg], c.msgIdx[c.nmsg] = message, msg
+			c.nmsg++
+		}
+	}
+	if msg < 0 {
+		return math.NaN()
+	}
+	return c.messagePart(msg)
 }
 
 // LocalSend returns the instant (UTC microseconds) of local hour:00 on the

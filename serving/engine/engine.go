@@ -890,8 +890,10 @@ func (e *Engine) candidates(out []Candidate, plans []channelPlan, ses *complianc
 	}
 	acts := x.Actions(p)
 	// The channels open at the same instants (now, mostly) and try the same
-	// hours: remember the local hours of the instants seen.
+	// hours: remember the local hours of the instants seen, and the slot
+	// of each local hour from the last start.
 	hw := localHours{acct: x.Account}
+	var hs hourSlots
 	for _, pl := range plans {
 		if !pl.ok || pl.earliest.After(limit) {
 			continue
@@ -936,14 +938,8 @@ func (e *Engine) candidates(out []Candidate, plans []channelPlan, ses *complianc
 			if used[h] {
 				continue
 			}
-			t := start
-			if h != startHour {
-				t = start.Truncate(time.Hour).Add(time.Duration((h-startHour+24)%24) * time.Hour)
-				if hw.of(t.UnixMicro()) != h { // a DST jump: skip the hour
-					continue
-				}
-			}
-			if t.After(limit.Add(time.Hour)) {
+			t, ok := hs.at(start, startHour, h, limit, &hw)
+			if !ok {
 				continue
 			}
 			tries++
@@ -985,6 +981,39 @@ func (e *Engine) candidates(out []Candidate, plans []channelPlan, ses *complianc
 		}
 	}
 	return out, nil
+}
+
+// hourSlots remembers, for one channel opening (start, in local hour
+// startHour), the slot the profile search tries for each local hour h: the
+// start itself for its own hour, else the whole hour h local after it
+// (ok false when a DST jump skips that hour or it ends past the slot
+// window): the same for every channel opening at the same instant.
+type hourSlots struct {
+	start time.Time
+	known bool
+	done  [24]bool
+	ok    [24]bool
+	t     [24]time.Time
+}
+
+// at returns the slot of local hour h from start (startHour its local hour)
+// and whether the search may try it, as the search would compute it.
+func (c *hourSlots) at(start time.Time, startHour, h int, limit time.Time, hw *localHours) (time.Time, bool) {
+	if !c.known || !c.start.Equal(start) || c.start.Location() != start.Location() {
+		c.start, c.known, c.done = start, true, [24]bool{}
+	}
+	if !c.done[h] {
+		t, ok := start, true
+		if h != startHour {
+			t = start.Truncate(time.Hour).Add(time.Duration((h-startHour+24)%24) * time.Hour)
+			ok = hw.of(t.UnixMicro()) == h // a DST jump skips the hour
+		}
+		if ok && t.After(limit.Add(time.Hour)) {
+			ok = false
+		}
+		c.t[h], c.ok[h], c.done[h] = t, ok, true
+	}
+	return c.t[h], c.ok[h]
 }
 
 // localHours remembers the local hour of day (Account.HourOfWeek % 24) of

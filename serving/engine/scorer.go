@@ -377,10 +377,6 @@ func (s *ModelScorer) Score(x *Context, cands []Candidate, p []float64) error {
 		}
 	}
 	var acts *features.Candidates
-	// The action features' buffer: sized for every ActionNames feature, it
-	// keeps whatever capacity Values needed (one allocation at most).
-	var vb [16]float64
-	vals := vb[:0]
 	if s.actCols.Any() {
 		acts = x.Actions(s.priors)
 	}
@@ -427,12 +423,8 @@ func (s *ModelScorer) Score(x *Context, cands []Candidate, p []float64) error {
 			r[s.hourCol] = float64(c.LocalHour)
 		}
 		if acts != nil {
-			vals = acts.Values(c.Channel, c.SendAt.UnixMicro(), c.Message, vals[:0])
-			for i, j := range s.actCols {
-				if j >= 0 {
-					r[j] = vals[i]
-				}
-			}
+			// Only the action features the model reads are computed.
+			acts.Fill(s.actCols, c.Channel, c.SendAt.UnixMicro(), c.Message, r)
 		}
 		if bd != nil {
 			for i, c := range s.free {
