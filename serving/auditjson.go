@@ -50,16 +50,20 @@ func encodeAudit(d *engine.Decision, l *datasets.Decision) ([]byte, error) {
 // could not be built in place.
 func encodeAuditIn(d *engine.Decision, l *datasets.Decision, head []byte) (payload, whole []byte, err error) {
 	if !auditFast {
-		p, err := json.Marshal(auditRecord{Decision: d, Logged: l})
+		p, err := marshalAudit(d, l)
 		return p, nil, err
 	}
 	hint := auditSizeHint.Load()
 	b := make([]byte, 0, int64(len(head))+hint+hint/8+256)
 	b = append(b, head...)
 	b, ok := appendAudit(b, d, l)
-	auditSizeHint.Store(int64(len(b) - len(head)))
+	if n := int64(len(b) - len(head)); n > hint {
+		auditSizeHint.Store(n)
+	} else if n < hint-hint/4 {
+		auditSizeHint.Store(hint - hint/64) // shrink slowly after a run of small records
+	}
 	if !ok { // a value encoding/json refuses or writes otherwise (NaN, year 10000)
-		p, err := json.Marshal(auditRecord{Decision: d, Logged: l})
+		p, err := marshalAudit(d, l)
 		return p, nil, err
 	}
 	n := len(b)
@@ -70,8 +74,22 @@ func encodeAuditIn(d *engine.Decision, l *datasets.Decision, head []byte) (paylo
 	return b[len(head):n:n], b, nil
 }
 
-// auditSizeHint is the length of the last audit record: the next one's
-// buffer starts that large (plus slack) instead of growing by doubling.
+// marshalAudit is encoding/json's audit record. It marshals a copy of the
+// logged row, so that l does not escape through encoding/json's
+// reflection: the caller's row then stays on its stack on the fast path.
+func marshalAudit(d *engine.Decision, l *datasets.Decision) ([]byte, error) {
+	if l == nil {
+		return json.Marshal(auditRecord{Decision: d})
+	}
+	lc := *l
+	return json.Marshal(auditRecord{Decision: d, Logged: &lc})
+}
+
+// auditSizeHint is about the length of the largest recent audit record: the
+// next one's buffer starts that large (plus slack) instead of growing by
+// doubling. (The last record's length alone made every record longer than
+// its predecessor by more than the slack grow its buffer: a second
+// allocation and copy for a fair share of decisions.)
 var auditSizeHint atomic.Int64
 
 // auditShape fingerprints the field lists of the audit record's types.
@@ -245,12 +263,64 @@ func (e *jsonw) float(f float64) {
 
 // time is time.Time's MarshalJSON (RFC 3339 with nanoseconds).
 func (e *jsonw) time(t time.Time) {
+	if b, ok := appendUTCSecond(e.b, t); ok {
+		e.b = b
+		return
+	}
 	if y := t.Year(); y < 0 || y > 9999 {
 		e.ok = false
 	}
 	e.b = append(e.b, '"')
 	e.b = t.AppendFormat(e.b, time.RFC3339Nano)
 	e.b = append(e.b, '"')
+}
+
+// appendUTCSecond appends the quoted RFC 3339 form of t when t is in UTC,
+// on a whole second, in years 0-9999 (every time of an audit record but the
+// local send time): "2006-01-02T15:04:05Z", byte for byte what
+// AppendFormat(time.RFC3339Nano) writes, from integer arithmetic instead of
+// the layout interpreter (a tenth of the record's encoding). ok is false,
+// with b unchanged, for any other time.
+func appendUTCSecond(b []byte, t time.Time) (_ []byte, ok bool) {
+	if t.Location() != time.UTC || t.Nanosecond() != 0 {
+		return b, false
+	}
+	const minSec = -62167219200 // 0000-01-01T00:00:00Z
+	const maxSec = 253402300799 // 9999-12-31T23:59:59Z
+	sec := t.Unix()
+	if sec < minSec || sec > maxSec {
+		return b, false
+	}
+	days, rem := (sec-minSec)/86400, (sec-minSec)%86400
+	// Civil date from days since 0000-03-01 (H. Hinnant's days_from_civil,
+	// inverted), shifted so that 0000-01-01 is day 0.
+	z := days - 60 // 0000-01-01 is 60 days before 0000-03-01 (a leap year)
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if m > 12 {
+		m -= 12
+	}
+	if m <= 2 {
+		y++
+	}
+	if y < 0 || y > 9999 {
+		return b, false
+	}
+	hh, mm, ss := rem/3600, rem/60%60, rem%60
+	return append(b, '"',
+		byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+m/10), byte('0'+m%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+hh/10), byte('0'+hh%10), ':', byte('0'+mm/10), byte('0'+mm%10), ':',
+		byte('0'+ss/10), byte('0'+ss%10), 'Z', '"'), true
 }
 
 func (e *jsonw) strs(ss []string) {

@@ -182,3 +182,55 @@ func BenchmarkAuditJSON(b *testing.B) {
 		}
 	})
 }
+
+// FuzzAuditTime: jsonw.time writes time.Time's MarshalJSON bytes, on the
+// UTC whole-second fast path and off it (other zones, fractions, years
+// outside 0-9999 refused).
+func FuzzAuditTime(f *testing.F) {
+	for _, s := range []int64{0, -1, 1, 86399, 86400, 951782400, 951868800, 1773154800, -62167219200,
+		-62167219201, 253402300799, 253402300800, -62162035200, 4107542400, -2208988800, 68256000} {
+		f.Add(s, int32(0), false)
+	}
+	f.Add(int64(1773154800), int32(5), false)
+	f.Add(int64(1773154800), int32(0), true)
+	f.Fuzz(func(t *testing.T, sec int64, nsec int32, zoned bool) {
+		tm := time.Unix(sec, int64(uint32(nsec)%1e9)).UTC()
+		if zoned {
+			tm = tm.In(time.FixedZone("X", -5*3600))
+		}
+		want, err := tm.MarshalJSON()
+		e := jsonw{ok: true}
+		e.time(tm)
+		if err != nil {
+			if e.ok {
+				t.Fatalf("%v: MarshalJSON refuses (%v), jsonw.time does not", sec, err)
+			}
+			return
+		}
+		if !e.ok || string(e.b) != string(want) {
+			t.Fatalf("%d.%d: got %s (ok %v), want %s", sec, nsec, e.b, e.ok, want)
+		}
+	})
+}
+
+// TestAuditTimeSweep: the fast path agrees with AppendFormat on every day
+// of four centuries around the leap-year rules and on every year 0-9999.
+func TestAuditTimeSweep(t *testing.T) {
+	check := func(tm time.Time) {
+		t.Helper()
+		want, _ := tm.MarshalJSON()
+		got, ok := appendUTCSecond(nil, tm)
+		if !ok || string(got) != string(want) {
+			t.Fatalf("%v: got %s (ok %v), want %s", tm, got, ok, want)
+		}
+	}
+	for d := time.Date(1800, 1, 1, 23, 59, 59, 0, time.UTC); d.Year() < 2200; d = d.AddDate(0, 0, 1) {
+		check(d)
+	}
+	for y := 0; y <= 9999; y++ {
+		check(time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC))
+		check(time.Date(y, 2, 28, 12, 30, 7, 0, time.UTC))
+		check(time.Date(y, 3, 1, 0, 0, 1, 0, time.UTC))
+		check(time.Date(y, 12, 31, 23, 59, 59, 0, time.UTC))
+	}
+}

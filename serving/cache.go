@@ -56,6 +56,23 @@ func (c *lru[V]) get(key string) (V, bool) {
 	s := c.shard(key)
 	s.mu.Lock()
 	n, ok := s.m[key]
+	return s.touch(n, ok)
+}
+
+// getBytes is get with the key in a caller's buffer (cacheKey's bytes): a
+// hit, the common case of every decision, then allocates no key string.
+// maphash gives bytes and a string of the same content the same hash, so
+// both find the same shard.
+func (c *lru[V]) getBytes(key []byte) (V, bool) {
+	s := &c.shards[maphash.Bytes(c.seed, key)%lruShards]
+	s.mu.Lock()
+	n, ok := s.m[string(key)] // no conversion allocated for a map index
+	return s.touch(n, ok)
+}
+
+// touch moves a found node to the front of the recency list, unlocks the
+// shard and returns the node's value.
+func (s *lruShard[V]) touch(n *lruNode[V], ok bool) (V, bool) {
 	if ok && s.head.next != n {
 		n.unlink()
 		s.pushFront(n)
@@ -66,6 +83,11 @@ func (c *lru[V]) get(key string) (V, bool) {
 		return zero, false
 	}
 	return n.val, true
+}
+
+// appendCacheKey appends cacheKey(tenant, id).
+func appendCacheKey(b []byte, tenant, id string) []byte {
+	return append(append(append(b, tenant...), 0), id...)
 }
 
 // begin returns the shard generation to pass to put.
@@ -85,6 +107,22 @@ func (c *lru[V]) put(key string, v V, gen uint64) {
 	if s.gen != gen {
 		return
 	}
+	s.set(key, v)
+}
+
+// set caches v under key whatever the shard's generation: for values that
+// are the truth when they are made (a new decision's notices), not read
+// from the store, so no invalidation can make them stale. One lock instead
+// of begin's and put's two.
+func (c *lru[V]) set(key string, v V) {
+	s := c.shard(key)
+	s.mu.Lock()
+	s.set(key, v)
+	s.mu.Unlock()
+}
+
+// set caches v under key; the shard is locked.
+func (s *lruShard[V]) set(key string, v V) {
 	if n, ok := s.m[key]; ok {
 		n.val = v
 		n.unlink()

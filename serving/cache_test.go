@@ -109,6 +109,21 @@ func TestLRU(t *testing.T) {
 	if v, ok := c.get("x"); !ok || v != 2 {
 		t.Fatal("fresh load not cached")
 	}
+	// getBytes finds what put and set stored under the same key's string.
+	for i := range 200 {
+		tenant, id := fmt.Sprint("t", i%7), fmt.Sprint("acct-", i)
+		if i%2 == 0 {
+			c.set(cacheKey(tenant, id), i)
+		} else {
+			c.put(cacheKey(tenant, id), i, c.begin(cacheKey(tenant, id)))
+		}
+		if v, ok := c.getBytes(appendCacheKey(nil, tenant, id)); !ok || v != i {
+			t.Fatalf("getBytes(%s, %s) = %d, %v; want %d", tenant, id, v, ok, i)
+		}
+	}
+	if _, ok := c.getBytes(appendCacheKey(nil, "t0", "absent")); ok {
+		t.Fatal("getBytes found an absent key")
+	}
 }
 
 // TestBoundScorer: a promoted gbdt model is served with partial evaluation,

@@ -27,8 +27,9 @@ type DecisionRecord struct {
 	// Fresh says ID was never used before: the caller made it unique (as
 	// serving does, from its boot time and a counter), so PutDecisions skips
 	// the reads that prove it unused (a lookup in every memtable and level
-	// per record). Set it only for such ids: a Fresh record stored under a
-	// used id replaces the record there.
+	// per record), and a batch of Fresh records is not checked for an id
+	// used twice in it. Set it only for such ids: a Fresh record stored under
+	// a used id replaces the record there.
 	Fresh bool `json:"-"`
 	// Stored, when not nil, is the record's stored form as the caller built
 	// it around Payload: AppendDecisionHead, then the payload, then '}', with
@@ -109,46 +110,69 @@ func (db *DB) PutDecisions(tenant string, recs []DecisionRecord) error {
 	if err := checkTenant(tenant); err != nil {
 		return err
 	}
-	r := &decReq{tenant: tenant, recs: recs, vals: make([][]byte, len(recs)), done: make(chan struct{})}
+	r := &decReq{tenant: tenant, recs: recs, done: make(chan struct{})}
+	if len(recs) == 1 {
+		r.vals = r.one[:] // a one-record call (every single decision) allocates no slice
+	} else {
+		r.vals = make([][]byte, len(recs))
+	}
 	// Encode (and validate) the records, in parallel for large batches:
 	// Marshal validates and compacts each payload (a json.RawMessage).
-	bad := make([]error, len(recs))
-	encode := func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			rec := &recs[i]
-			row := func(field, reason string) error {
-				return &RowError{Kind: "decision", Row: i, ID: rec.ID, Field: field, Reason: reason}
-			}
-			if s := checkID(rec.ID); s != "" {
-				bad[i] = row("decision_id", s)
-			} else if s := checkID(rec.AccountID); s != "" {
-				bad[i] = row("account_id", s)
-			} else if v, err := encodeRecord(rec); err != nil {
-				bad[i] = row("payload", "not valid JSON")
-			} else {
-				r.vals[i] = v
-			}
+	encode := func(i int) error {
+		rec := &recs[i]
+		row := func(field, reason string) error {
+			return &RowError{Kind: "decision", Row: i, ID: rec.ID, Field: field, Reason: reason}
 		}
+		if s := checkID(rec.ID); s != "" {
+			return row("decision_id", s)
+		} else if s := checkID(rec.AccountID); s != "" {
+			return row("account_id", s)
+		} else if v, err := encodeRecord(rec); err != nil {
+			return row("payload", "not valid JSON")
+		} else {
+			r.vals[i] = v
+		}
+		return nil
 	}
 	if w := runtime.GOMAXPROCS(0); len(recs) >= 256 && w > 1 {
+		bad := make([]error, len(recs))
 		var wg sync.WaitGroup
 		chunk := (len(recs) + w - 1) / w
 		for lo := 0; lo < len(recs); lo += chunk {
 			wg.Add(1)
-			go func(lo, hi int) { defer wg.Done(); encode(lo, hi) }(lo, min(lo+chunk, len(recs)))
+			go func(lo, hi int) {
+				defer wg.Done()
+				for i := lo; i < hi; i++ {
+					bad[i] = encode(i)
+				}
+			}(lo, min(lo+chunk, len(recs)))
 		}
 		wg.Wait()
+		for _, err := range bad {
+			if err != nil {
+				return err
+			}
+		}
 	} else {
-		encode(0, len(recs))
+		for i := range recs {
+			if err := encode(i); err != nil {
+				return err
+			}
+		}
 	}
-	var seen map[string]int // ids of the batch; one record needs none
-	if len(recs) > 1 {
+	// seen: the ids of the batch. One record needs none, nor a batch of
+	// Fresh records (unique by the caller's word; the committer would still
+	// refuse one id with two contents, see journalGroup).
+	var seen map[string]int
+	if len(recs) > 1 && !allFresh(recs) {
 		seen = make(map[string]int, len(recs))
 	}
+	if len(recs) == 1 {
+		r.units = r.unit[:0]
+	} else {
+		r.units = make([]int, 0, len(recs))
+	}
 	for i := range recs {
-		if bad[i] != nil {
-			return bad[i]
-		}
 		rec, v := &recs[i], r.vals[i]
 		if j, ok := seen[rec.ID]; ok {
 			if !bytes.Equal(r.vals[j], v) {
@@ -192,6 +216,16 @@ func (db *DB) PutDecisions(tenant string, recs []DecisionRecord) error {
 		return fmt.Errorf("put decisions: %w", err)
 	}
 	return nil
+}
+
+// allFresh reports whether every record is marked Fresh.
+func allFresh(recs []DecisionRecord) bool {
+	for i := range recs {
+		if !recs[i].Fresh {
+			return false
+		}
+	}
+	return true
 }
 
 // PutDecision stores one decision audit record; see PutDecisions.

@@ -154,3 +154,29 @@ func TestDecisionStoredInPlace(t *testing.T) {
 		})
 	}
 }
+
+// TestFreshBatchDuplicate: a batch of Fresh records is not checked for a
+// repeated id before the committer, which still stores one id with one
+// content: the same record twice is stored once, two contents under one id
+// refuse the whole batch and store none of it.
+func TestFreshBatchDuplicate(t *testing.T) {
+	db := openDir(t, t.TempDir(), nil)
+	defer db.Close()
+	rec := func(id, p string) DecisionRecord {
+		return DecisionRecord{ID: id, AccountID: "a", At: 1, Payload: []byte(p), Compact: true, Fresh: true}
+	}
+	if err := db.PutDecisions("t", []DecisionRecord{rec("dc_1", `{"x":1}`), rec("dc_1", `{"x":1}`), rec("dc_2", `{"x":2}`)}); err != nil {
+		t.Fatalf("same record twice: %v", err)
+	}
+	list, err := db.Decisions("t", "a", minT, maxT)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("listed %d records (%v), want 2", len(list), err)
+	}
+	var re *RowError
+	if err := db.PutDecisions("t", []DecisionRecord{rec("dc_3", `{"x":3}`), rec("dc_3", `{"x":4}`)}); !errors.As(err, &re) || re.Field != "decision_id" {
+		t.Fatalf("one id, two contents: %v", err)
+	}
+	if _, err := db.Decision("t", "dc_3"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("refused batch stored a record: %v", err)
+	}
+}

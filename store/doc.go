@@ -91,7 +91,8 @@
 // lookup, and the indexer drops a record from pending only after its badger
 // commit. Serving's decision ids are unique by construction (boot time and
 // counter); records it marks Fresh skip that check, the one read per record
-// on the write path. Writing each 1.5-4 KB record into badger as well (its
+// on the write path (and a batch of them the map of its ids: the committer
+// still refuses one id with two contents within a group). Writing each 1.5-4 KB record into badger as well (its
 // value log, earlier its LSM tree) cost about a tenth of a decision's CPU and
 // wrote every record to the disk twice.
 //

@@ -41,9 +41,11 @@ const groupBudget = 8 // tenths
 type decReq struct {
 	tenant string
 	recs   []DecisionRecord
-	vals   [][]byte // encoded records, by row
-	units  []int    // rows to store (first occurrence of each id)
-	count  int64    // badger cost estimate of the request
+	vals   [][]byte  // encoded records, by row
+	one    [1][]byte // vals of a one-record request
+	unit   [1]int    // units of a one-record request
+	units  []int     // rows to store (first occurrence of each id)
+	count  int64     // badger cost estimate of the request
 	size   int64
 	err    error
 	done   chan struct{}
@@ -136,7 +138,7 @@ const maxGroupWait = 2 * time.Millisecond
 // exactly once, just before PutDecisions or when giving up.
 func (db *DB) ExpectDecisions() (done func()) {
 	db.expect.Add(1)
-	return func() { db.expect.Add(-1) }
+	return db.unexpect
 }
 
 // commit stores a group: through the journal when the store has one.

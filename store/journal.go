@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -617,12 +618,32 @@ func frameAt(data []byte, off int64, gen uint64, withGen bool) ([]byte, int, boo
 func frameCRC(gen uint64, withGen bool, p []byte) uint32 {
 	c := uint32(0)
 	if withGen {
-		var g [8]byte
-		binary.LittleEndian.PutUint64(g[:], gen)
-		c = crc32.Update(c, crcTable, g[:])
+		c = genCRC(gen)
 	}
 	return crc32.Update(c, crcTable, p)
 }
+
+// genCRC is the CRC-32C of gen (8 bytes little endian), remembered for the
+// last gen asked: every frame of a segment starts its CRC with it, and
+// computing it afresh cost an allocation per frame (the bytes escape into
+// crc32's assembly).
+func genCRC(gen uint64) uint32 {
+	if c := lastGenCRC.Load(); c != nil && c.gen == gen {
+		return c.crc
+	}
+	g := binary.LittleEndian.AppendUint64(nil, gen)
+	c := &genCRCOf{gen: gen, crc: crc32.Update(0, crcTable, g)}
+	lastGenCRC.Store(c)
+	return c.crc
+}
+
+// genCRCOf is a gen and its CRC.
+type genCRCOf struct {
+	gen uint64
+	crc uint32
+}
+
+var lastGenCRC atomic.Pointer[genCRCOf]
 
 // appendFrame appends the frame of one record of segment (or generation) gen.
 func appendFrame(b []byte, gen uint64, tenant string, rec *DecisionRecord, val []byte) []byte {
@@ -659,6 +680,9 @@ func framePayload(p []byte) (tenant, id, account string, at int64, val []byte, o
 	}
 	return s[0], s[1], s[2], int64(binary.BigEndian.Uint64(p)), p[8:], true
 }
+
+// maxPtrLen bounds the length of a pointer value.
+const maxPtrLen = 1 + 3*binary.MaxVarintLen64
 
 // appendPtr appends the pointer to the frame of size n at off in segment seg.
 func appendPtr(b []byte, seg uint64, off int64, n int) []byte {
@@ -897,6 +921,7 @@ func (db *DB) journalGroup(group []*decReq) {
 	// that transaction's snapshot.
 	type look struct {
 		key, old []byte
+		rest     []byte // the capacity after key: room for the log key and the pointer
 		ok       bool
 	}
 	looks := make([]look, 0, units)
@@ -904,9 +929,14 @@ func (db *DB) journalGroup(group []*decReq) {
 	jr.mu.Lock()
 	for _, r := range group {
 		for _, i := range r.units {
-			key := tkey(r.tenant, kindDecision, r.recs[i].ID)
+			rec := &r.recs[i]
+			// The id key, the log key and the pointer share one allocation
+			// (3 per record instead of 5).
+			kb := make([]byte, 0, tkeyLen(r.tenant, rec.ID)+logKeyLen(r.tenant, rec.AccountID, rec.ID)+maxPtrLen)
+			kb = appendTKey(kb, r.tenant, kindDecision, rec.ID)
+			key := kb[:len(kb):len(kb)]
 			var lk look
-			lk.key = key
+			lk.key, lk.rest = key, kb[len(kb):]
 			if !r.recs[i].Fresh {
 				lk.old, lk.ok = jr.pending[string(key)]
 				lookup = true
@@ -955,8 +985,10 @@ func (db *DB) journalGroup(group []*decReq) {
 			}
 			off := jr.pos + int64(len(buf))
 			buf = appendFrame(buf, jr.curSeg, r.tenant, rec, val)
-			ptr := appendPtr(nil, jr.curSeg, off, len(buf)-int(off-jr.pos))
-			out = append(out, jrec{key: key, val: ptr, logKey: logKey(r.tenant, kindDecisionLog, rec.AccountID, rec.At, rec.ID), logVal: ptr})
+			lkey := appendLogKey(lk.rest, r.tenant, kindDecisionLog, rec.AccountID, rec.At, rec.ID)
+			ptr := appendPtr(lkey[len(lkey):], jr.curSeg, off, len(buf)-int(off-jr.pos))
+			lkey = lkey[:len(lkey):len(lkey)]
+			out = append(out, jrec{key: key, val: ptr, logKey: lkey, logVal: ptr})
 			added[string(key)] = val
 		}
 		if r.err != nil {

@@ -58,7 +58,11 @@ func checkID(id string) string {
 
 // tenantPrefix returns "t" <uvarint len> tenant <kind>.
 func tenantPrefix(tenant string, kind byte) []byte {
-	b := make([]byte, 0, 2+binary.MaxVarintLen16+len(tenant)+32)
+	return appendTenantPrefix(make([]byte, 0, 2+binary.MaxVarintLen16+len(tenant)+32), tenant, kind)
+}
+
+// appendTenantPrefix appends "t" <uvarint len> tenant <kind>.
+func appendTenantPrefix(b []byte, tenant string, kind byte) []byte {
 	b = append(b, 't')
 	b = binary.AppendUvarint(b, uint64(len(tenant)))
 	b = append(b, tenant...)
@@ -67,7 +71,27 @@ func tenantPrefix(tenant string, kind byte) []byte {
 
 // tkey returns the key of a single-id record of a tenant (account, event id, ...).
 func tkey(tenant string, kind byte, id string) []byte {
-	return append(tenantPrefix(tenant, kind), id...)
+	return appendTKey(make([]byte, 0, tkeyLen(tenant, id)), tenant, kind, id)
+}
+
+// tkeyLen bounds the length of a tkey (one allocation of the right size
+// instead of a prefix that an id longer than its slack regrows).
+func tkeyLen(tenant, id string) int { return 2 + binary.MaxVarintLen16 + len(tenant) + len(id) }
+
+// appendTKey appends tkey(tenant, kind, id).
+func appendTKey(b []byte, tenant string, kind byte, id string) []byte {
+	return append(appendTenantPrefix(b, tenant, kind), id...)
+}
+
+// logKeyLen bounds the length of a logKey.
+func logKeyLen(tenant, account, id string) int {
+	return 2 + 2*binary.MaxVarintLen16 + len(tenant) + len(account) + 8 + len(id)
+}
+
+// appendLogKey appends logKey(tenant, kind, account, at, id).
+func appendLogKey(b []byte, tenant string, kind byte, account string, at int64, id string) []byte {
+	b = appendLP(appendTenantPrefix(b, tenant, kind), account)
+	return append(appendTime(b, at), id...)
 }
 
 // appendLP appends a length-prefixed string, so that what follows it can never be
@@ -93,7 +117,7 @@ func logPrefix(tenant string, kind byte, account string) []byte {
 
 // logKey is the key of one entry of an account's time-ordered log.
 func logKey(tenant string, kind byte, account string, at int64, id string) []byte {
-	return append(appendTime(logPrefix(tenant, kind, account), at), id...)
+	return appendLogKey(make([]byte, 0, logKeyLen(tenant, account, id)), tenant, kind, account, at, id)
 }
 
 // changeKey is the key of change-feed entry seq.

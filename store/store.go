@@ -55,6 +55,7 @@ type DB struct {
 	decDone    chan struct{}
 	closing    sync.Once
 	expect     atomic.Int64  // announced PutDecisions calls (ExpectDecisions)
+	unexpect   func()        // ExpectDecisions' done, made once (no closure per decision)
 	lastCommit time.Duration // committer's last group commit (committer only)
 	jr         *journal      // decision audit journal (journal.go); nil, or not writing: audit records commit in badger
 }
@@ -111,6 +112,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	db := &DB{bdb: bdb, opts: opts, decCh: make(chan *decReq, 1024), decStop: make(chan struct{}), decDone: make(chan struct{})}
+	db.unexpect = func() { db.expect.Add(-1) }
 	if err := db.checkVersion(); err != nil {
 		bdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
