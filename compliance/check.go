@@ -215,6 +215,32 @@ func (s *Subject) planRules() {
 		}
 		s.bareEnd[ch] = len(s.bare)
 	}
+	s.sharePlan()
+}
+
+// planKey is what a subject's rule lists depend on (planRules): the
+// jurisdiction's layers (named by the most specific one), the account's
+// flags and the channels it consented to.
+type planKey struct {
+	leaf  *layer
+	flags flagSet
+	optIn chanSet
+}
+
+// sharePlan makes s read the rule lists of the first subject planned with
+// the same key: they are the same lists (planRules is a function of the
+// key), and lists shared by every subject of a jurisdiction stay in the
+// cache where each account's own copy, read once per decision, would miss.
+// The lists are never written after planRules.
+func (s *Subject) sharePlan() {
+	if len(s.layers) == 0 || s.f == nil {
+		return
+	}
+	k := planKey{leaf: s.layers[len(s.layers)-1], flags: s.flags, optIn: s.optIn}
+	fresh := &[2][]layerRule{s.rules, s.bare}
+	v, _ := s.f.plans.LoadOrStore(k, fresh)
+	p := v.(*[2][]layerRule)
+	s.rules, s.bare = p[0], p[1]
 }
 
 // noticeBare reports whether notice rule r never changes the verdict of a

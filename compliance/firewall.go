@@ -72,6 +72,9 @@ type Firewall struct {
 	opts   Options
 	layers map[string]*layer
 	zones  sync.Map // name -> *time.Location
+	// plans are the subjects' rule lists by planKey (Subject.sharePlan):
+	// at most one per jurisdiction, flag set and consent set.
+	plans sync.Map
 }
 
 // layer is one compiled pack.

@@ -82,12 +82,17 @@ func (x *Session) eval(s *Subject, v *verdict, l *layer, r *rule, t int64, kind 
 			return nil
 		}
 	}
-	one := verdict{allowed: true, collect: v.collect, wallSet: v.wallSet, walls: v.walls}
-	if err := s.runRule(&one, l, r, noChannel, t, kind, nil, false); err != nil {
+	// The rule runs on its own, on v emptied of its outcome (v keeps its
+	// wall clocks, which the rule reads and fills, without copying them
+	// out and back); v's outcome is restored after.
+	allowed, never, next, reasons, notices, memo := v.allowed, v.never, v.next, v.reasons, v.notices, v.memo
+	v.allowed, v.never, v.next, v.reasons, v.notices, v.memo = true, false, 0, nil, nil, nil
+	err := s.runRule(v, l, r, noChannel, t, kind, nil, false)
+	e := memoEntry{r: r, t: t, kind: kind, collect: v.collect, allowed: v.allowed, never: v.never, next: v.next, reasons: v.reasons}
+	v.allowed, v.never, v.next, v.reasons, v.notices, v.memo = allowed, never, next, reasons, notices, memo
+	if err != nil {
 		return err
 	}
-	v.wallSet, v.walls = one.wallSet, one.walls
-	e := memoEntry{r: r, t: t, kind: kind, collect: v.collect, allowed: one.allowed, never: one.never, next: one.next, reasons: one.reasons}
 	e.merge(v)
 	if x.n < len(x.memo) {
 		x.memo[x.n] = e

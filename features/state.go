@@ -390,18 +390,27 @@ func (s *State) profile(a *Account, p *Priors, full *[hoursOfWeek]float64) profi
 		}
 		return q.view
 	}
-	// pooled[0] weekdays, pooled[1] weekend (Saturday, Sunday), per local hour.
-	var pooled [2][24]float64
-	for h, n := range s.how {
-		if n != 0 {
-			pooled[weekendDay(h/24)][h%24] += float64(n)
+	// pooled[0] weekdays, pooled[1] weekend (Saturday, Sunday), per local
+	// hour: hour hr at index hr+1, with hour 23 also at 0 and hour 0 at 25
+	// so the smoothing below reads its neighbours without wrapping.
+	var pooled [2][26]float64
+	for d := range 7 {
+		pk := &pooled[weekendDay(d)]
+		for hr, n := range s.how[d*24 : d*24+24] {
+			if n != 0 {
+				pk[hr+1] += float64(n)
+			}
 		}
 	}
+	for k := range pooled {
+		pooled[k][0], pooled[k][25] = pooled[k][24], pooled[k][1]
+	}
+	// Each kind's smoothed counts spread over its days: 5 weekdays, 2
+	// weekend days (4 × days: the weights sum to 4).
 	var own [2][24]float64
-	for k, days := range [2]float64{5, 2} {
-		for hr := 0; hr < 24; hr++ {
-			own[k][hr] = (pooled[k][(hr+23)%24] + 2*pooled[k][hr] + pooled[k][(hr+1)%24]) / (4 * days)
-		}
+	for hr := range 24 {
+		own[0][hr] = (pooled[0][hr] + 2*pooled[0][hr+1] + pooled[0][hr+2]) / 20
+		own[1][hr] = (pooled[1][hr] + 2*pooled[1][hr+1] + pooled[1][hr+2]) / 8
 	}
 	n := float64(s.nEng)
 	k := p.ProfileStrength

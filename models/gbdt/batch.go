@@ -291,11 +291,16 @@ func (e *Evaluator) chunkMargins(chunk, out []float64, cs *chunkScratch, ctx []f
 				nd := &e.nodes[i]
 				if nd.kid == i {
 					v := e.leaf[i]
-					if set == all {
+					// The leaf goes to the rows in set, or, when they are
+					// the most, to every row and back out of the others
+					// (integer sums: the same totals bit for bit).
+					m := set
+					if rest := all &^ set; bits.OnesCount64(rest) < bits.OnesCount64(set) {
 						common += v
-						break
+						m = rest
+						v = -v
 					}
-					for m := set; m != 0; m &= m - 1 {
+					for ; m != 0; m &= m - 1 {
 						acc[bits.TrailingZeros64(m)] += v
 					}
 					break

@@ -621,9 +621,10 @@ func (e *Engine) Decide(ctx context.Context, in *Input, scorer Scorer, noModel s
 	d.Policy, d.Outcome = PolicyModel, OutcomeContact
 	n := float64(len(cands))
 	if e.o.Epsilon > 0 {
-		var src rand.PCG
-		src.Seed(e.o.Seed, idHash(in.DecisionID))
-		r := rand.New(&src)
+		// The scratch's generator reseeded (a Rand holds nothing but its
+		// source): the decision's draws without allocating one.
+		buf.pcg.Seed(e.o.Seed, idHash(in.DecisionID))
+		r := buf.rand()
 		if r.Float64() < e.o.Epsilon {
 			chosen = r.IntN(len(cands))
 			d.Explored = true
@@ -894,13 +895,15 @@ func (e *Engine) candidates(out []Candidate, plans []channelPlan, ses *complianc
 	// of each local hour from the last start.
 	hw := localHours{acct: x.Account}
 	var hs hourSlots
+	// The slots taken on a channel: at most one per local hour (and the
+	// start); one buffer for every channel, zeroed once per decision.
+	var buf [25]slot
 	for _, pl := range plans {
 		if !pl.ok || pl.earliest.After(limit) {
 			continue
 		}
 		start := pl.earliest
 		startHour := hw.of(start.UnixMicro())
-		var buf [25]slot // at most one per local hour (and the start)
 		taken := buf[:0]
 		var used [24]bool
 		var gaps deniedSpans
@@ -1113,6 +1116,18 @@ type scratch struct {
 	cands  []Candidate
 	f      []float64
 	i      []int
+	// pcg and rng are exploration's generator: rng draws from pcg, which
+	// each decision reseeds.
+	pcg rand.PCG
+	rng *rand.Rand
+}
+
+// rand returns the generator drawing from s.pcg.
+func (s *scratch) rand() *rand.Rand {
+	if s.rng == nil {
+		s.rng = rand.New(&s.pcg)
+	}
+	return s.rng
 }
 
 // searchScratch is the coordinate search's working memory (Engine.score).
