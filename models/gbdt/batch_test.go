@@ -2,6 +2,7 @@ package gbdt
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -25,19 +26,7 @@ func TestEvaluatorMatchesPredictMargin(t *testing.T) {
 		for i := range rows {
 			rows[i] = randomValue(rng, feats[i%len(feats)])
 		}
-		got := make([]float64, n)
-		if err := e.Margins(rows, got); err != nil {
-			t.Fatal(err)
-		}
-		for i := range got {
-			want, err := m.PredictMargin(rows[i*len(feats) : (i+1)*len(feats)])
-			if err != nil {
-				t.Fatal(err)
-			}
-			if math.Float64bits(got[i]) != math.Float64bits(want) {
-				t.Fatalf("trial %d row %d: evaluator %v, PredictMargin %v", trial, i, got[i], want)
-			}
-		}
+		checkMargins(t, m, e, feats, rows, fmt.Sprintf("trial %d", trial))
 	}
 	// Grouped rows, as an account's candidates: a shared context, groups
 	// that differ in a few columns (missing values included), groups longer
@@ -65,17 +54,7 @@ func TestEvaluatorMatchesPredictMargin(t *testing.T) {
 				rows = append(rows, row...)
 			}
 		}
-		n := len(rows) / len(feats)
-		got := make([]float64, n)
-		if err := e.Margins(rows, got); err != nil {
-			t.Fatal(err)
-		}
-		for i := range got {
-			want, _ := m.PredictMargin(rows[i*len(feats) : (i+1)*len(feats)])
-			if math.Float64bits(got[i]) != math.Float64bits(want) {
-				t.Fatalf("grouped trial %d row %d of %d: evaluator %v, PredictMargin %v", trial, i, n, got[i], want)
-			}
-		}
+		checkMargins(t, m, e, feats, rows, fmt.Sprintf("grouped trial %d", trial))
 	}
 	m := randomModel(rng, randomFeatures(rng, 3), 2, 2)
 	if err := m.Evaluator().Margins(make([]float64, 5), make([]float64, 2)); err == nil {
@@ -137,19 +116,7 @@ func TestEvaluatorValueTables(t *testing.T) {
 				}
 			}
 		}
-		got := make([]float64, n)
-		if err := e.Margins(rows, got); err != nil {
-			t.Fatal(err)
-		}
-		for i := range got {
-			want, err := m.PredictMargin(rows[i*len(feats) : (i+1)*len(feats)])
-			if err != nil {
-				t.Fatal(err)
-			}
-			if math.Float64bits(got[i]) != math.Float64bits(want) {
-				t.Fatalf("trial %d row %d of %d: evaluator %v, PredictMargin %v (row %v)", trial, i, n, got[i], want, rows[i*len(feats):(i+1)*len(feats)])
-			}
-		}
+		checkMargins(t, m, e, feats, rows, fmt.Sprintf("trial %d", trial))
 	}
 }
 
@@ -323,5 +290,26 @@ func TestMarginsVarying(t *testing.T) {
 	e := randomModel(rng, randomFeatures(rng, 3), 2, 2).Evaluator()
 	if err := e.MarginsVarying(make([]float64, 6), make([]float64, 2), []int{3}); err == nil {
 		t.Error("a varying column outside the row was accepted")
+	}
+}
+
+// checkMargins fails the test unless the evaluator's margins of rows (one
+// after another, len(feats) values each) equal PredictMargin's bit for bit.
+func checkMargins(t *testing.T, m *Model, e *Evaluator, feats []models.Feature, rows []float64, what string) {
+	t.Helper()
+	nf := len(feats)
+	got := make([]float64, len(rows)/nf)
+	if err := e.Margins(rows, got); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	for i := range got {
+		row := rows[i*nf : (i+1)*nf]
+		want, err := m.PredictMargin(row)
+		if err != nil {
+			t.Fatalf("%s row %d: %v", what, i, err)
+		}
+		if math.Float64bits(got[i]) != math.Float64bits(want) {
+			t.Fatalf("%s row %d of %d: evaluator %v, PredictMargin %v (row %v)", what, i, len(got), got[i], want, row)
+		}
 	}
 }

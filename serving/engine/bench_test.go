@@ -60,31 +60,7 @@ func worldModel(tb testing.TB, seed uint64) (*ModelScorer, *gbdt.Model) {
 			y[i] = 1
 		}
 	}
-	o := gbdt.DefaultOptions()
-	o.MaxIter, o.Seed = 20+int(seed), seed
-	gm, err := gbdt.Fit(context.Background(), X, y, nil, nil, o)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	payload, err := action.EncodePayload(gm, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	a := &registry.Artifact{Format: registry.ArtifactFormat, Family: action.FamilyGBDT, Payload: payload, Features: feats,
-		DataHash: fmt.Sprintf("test-%d", seed), Seed: seed, Target: "engaged_48h", Created: benchT0}
-	m, err := action.FromArtifact(a)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sc, err := NewModelScorer(m)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	g, err := action.DecodeGBDT(payload)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return sc, g
+	return fitScorer(tb, X, y, feats, 20+int(seed), seed, fmt.Sprintf("test-%d", seed))
 }
 
 // wideModel fits a gbdt of iters trees on every feature serving reads (the
@@ -128,6 +104,13 @@ func wideModel(tb testing.TB, seed uint64, iters int) (*ModelScorer, *gbdt.Model
 			y[i] = 1
 		}
 	}
+	return fitScorer(tb, X, y, feats, iters, seed, fmt.Sprintf("wide-%d", seed))
+}
+
+// fitScorer fits a gbdt of at most iters trees on X, y and returns the scorer
+// serving would build from its registry artifact (plain prediction) and the
+// gbdt model inside it (for UseBound).
+func fitScorer(tb testing.TB, X *models.Matrix, y []float64, feats []models.Feature, iters int, seed uint64, hash string) (*ModelScorer, *gbdt.Model) {
 	o := gbdt.DefaultOptions()
 	o.MaxIter, o.Seed = iters, seed
 	gm, err := gbdt.Fit(context.Background(), X, y, nil, nil, o)
@@ -139,7 +122,7 @@ func wideModel(tb testing.TB, seed uint64, iters int) (*ModelScorer, *gbdt.Model
 		tb.Fatal(err)
 	}
 	a := &registry.Artifact{Format: registry.ArtifactFormat, Family: action.FamilyGBDT, Payload: payload, Features: feats,
-		DataHash: fmt.Sprintf("wide-%d", seed), Seed: seed, Target: "engaged_48h", Created: benchT0}
+		DataHash: hash, Seed: seed, Target: "engaged_48h", Created: benchT0}
 	m, err := action.FromArtifact(a)
 	if err != nil {
 		tb.Fatal(err)
