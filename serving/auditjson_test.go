@@ -33,6 +33,18 @@ func TestAuditJSON(t *testing.T) {
 	if !auditFast {
 		t.Skip("audit record types changed: see TestAuditShape")
 	}
+	type keptRec struct {
+		b    []byte
+		want string
+	}
+	var kept []keptRec
+	defer func() {
+		for i, k := range kept {
+			if string(k.b) != k.want {
+				t.Errorf("record %d of %d changed after later encodings", i, len(kept))
+			}
+		}
+	}()
 	check := func(d *engine.Decision, l *datasets.Decision) {
 		t.Helper()
 		want, werr := json.Marshal(auditRecord{Decision: d, Logged: l})
@@ -46,6 +58,15 @@ func TestAuditJSON(t *testing.T) {
 		if !ok || !bytes.Equal(got, want) {
 			t.Fatalf("appendAudit (ok %v):\n%s\nencoding/json:\n%s", ok, got, want)
 		}
+		// encodeAuditIn hands out a buffer of the record's own (encoded in a
+		// pooled scratch first): head, the payload and '}', none of it
+		// shared with a later record's encoding.
+		head := []byte(`{"h":1,"audit":`)
+		payload, whole, err := encodeAuditIn(d, l, head)
+		if err != nil || !bytes.Equal(payload, want) || !bytes.Equal(whole, append(append(append([]byte{}, head...), want...), '}')) {
+			t.Fatalf("encodeAuditIn (err %v):\n%s\n%s\nencoding/json:\n%s", err, payload, whole, want)
+		}
+		kept = append(kept, keptRec{whole, string(whole)})
 	}
 
 	e := newEnv(t, "", DefaultOptions())
