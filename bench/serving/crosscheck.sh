@@ -42,9 +42,10 @@ if [ -z "${SKIP_GO:-}" ]; then
   # ns/op of a benchmark line, and a named custom metric
   nsop() { awk -v b="$1" '$1 ~ "^"b"(-[0-9]+)?$" {for(i=2;i<=NF;i++) if($(i+1)=="ns/op"){printf "%.1f", $i/1000; exit}}' "$tmp/gobench.txt"; }
   metric() { awk -v b="$1" -v m="$2" '$1 ~ "^"b"(-[0-9]+)?$" {for(i=2;i<=NF;i++) if($(i+1)==m){printf "%.0f", $i; exit}}' "$tmp/gobench.txt"; }
-  par=$(nsop BenchmarkDecide/parallel); ser=$(nsop BenchmarkDecide/serial); cold=$(nsop BenchmarkDecide/cold)
+  par=$(nsop BenchmarkDecide/parallel); ser=$(nsop BenchmarkDecide/serial); cold=$(nsop BenchmarkDecide/cold); steady=$(nsop BenchmarkDecide/steady)
   batch=$(metric BenchmarkDecideBatch accounts/s); ing=$(metric BenchmarkIngest events/s)
   rows+=("| in-process decision, amortised under concurrency (RunParallel, 64 goroutines, group-committed decision journal, one fdatasync per group), µs/decision | $par | <= 25 | $(met "$par" "<=" 25) |")
+  rows+=("| the same after a warm-up of two collector cycles (a running server's reused heap pages instead of a fresh process's first-touch page faults), µs/decision | $steady | (reference) | |")
   rows+=("| in-process decision, one goroutine (latency incl. one journal fdatasync), µs | $ser | (reference) | |")
   rows+=("| in-process decision, one goroutine, cold view (store reads + compile), µs | $cold | (reference) | |")
   rows+=("| batch decisions (1,000 accounts per call, stored in chunks of 256 while the next are decided, one journal write + fdatasync per group), accounts/s | $batch | >= 50000 | $(met "$batch" ">=" 50000) |")
