@@ -14,14 +14,14 @@
 # Prints a Markdown table (measured vs target, met or not) and writes it to
 # OUTDIR/serving.md. Every write is synced (durable) in every measurement.
 # Usage: bench/serving/crosscheck.sh OUTDIR
-#   env: DUR=10s SETTLE=5 (seconds between wrk and loadgen) RATE=2000 ACCOUNTS=2000 REGISTRY=dir BENCHTIME=2s SKIP_GO=1
+#   env: DUR=10s SETTLE=5 (seconds between wrk and loadgen) RATE=2000 ACCOUNTS=2000 REGISTRY=dir BENCHTIME=2s COUNT=3 SKIP_GO=1
 #        GOGC=1000 (the in-process benchmarks' collector target; engage serve's default)
 set -euo pipefail
 out=${1:?usage: crosscheck.sh OUTDIR}
 cd "$(dirname "$0")/../.."
 mkdir -p "$out"
 command -v wrk >/dev/null || { echo "wrk not installed (apt-get install -y wrk); skipping serving cross-check"; exit 0; }
-dur=${DUR:-10s} settle=${SETTLE:-5} rate=${RATE:-2000} accounts=${ACCOUNTS:-2000} benchtime=${BENCHTIME:-2s} gogc=${GOGC:-1000}
+dur=${DUR:-10s} settle=${SETTLE:-5} rate=${RATE:-2000} accounts=${ACCOUNTS:-2000} benchtime=${BENCHTIME:-2s} gogc=${GOGC:-1000} count=${COUNT:-3}
 tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
@@ -38,18 +38,26 @@ rows=()
 if [ -z "${SKIP_GO:-}" ]; then
   # The benchmarks run with the collector target engage serve sets by
   # default (--gogc 1000), not go test's 100: they measure the server's code.
-  GOGC=$gogc go test -run '^$' -bench 'BenchmarkDecide$|BenchmarkDecideBatch|BenchmarkIngest' -benchtime "$benchtime" ./serving/ >"$tmp/gobench.txt" 2>&1 || { cat "$tmp/gobench.txt"; exit 1; }
-  # ns/op of a benchmark line, and a named custom metric
-  nsop() { awk -v b="$1" '$1 ~ "^"b"(-[0-9]+)?$" {for(i=2;i<=NF;i++) if($(i+1)=="ns/op"){printf "%.1f", $i/1000; exit}}' "$tmp/gobench.txt"; }
-  metric() { awk -v b="$1" -v m="$2" '$1 ~ "^"b"(-[0-9]+)?$" {for(i=2;i<=NF;i++) if($(i+1)==m){printf "%.0f", $i; exit}}' "$tmp/gobench.txt"; }
+  # Each benchmark runs COUNT times (one process, in turn): single runs of
+  # the in-process benchmarks spread by +-10% on this machine, so the table
+  # gives the median and the range beside it.
+  GOGC=$gogc go test -run '^$' -bench 'BenchmarkDecide$|BenchmarkDecideBatch|BenchmarkIngest' -benchtime "$benchtime" -count "$count" ./serving/ >"$tmp/gobench.txt" 2>&1 || { cat "$tmp/gobench.txt"; exit 1; }
+  # values BENCH UNIT SCALE: every run's value of a unit (ns/op or a custom
+  # metric), divided by SCALE, one per line
+  values() { awk -v b="$1" -v m="$2" -v d="$3" '$1 ~ "^"b"(-[0-9]+)?$" {for(i=2;i<=NF;i++) if($(i+1)==m) print $i/d}' "$tmp/gobench.txt"; }
+  # median BENCH UNIT SCALE FMT, and spread BENCH UNIT SCALE FMT ("min-max, N runs")
+  median() { values "$1" "$2" "$3" | sort -g | awk -v f="$4" '{v[NR]=$1} END {if (NR) printf f, (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+  spread() { values "$1" "$2" "$3" | sort -g | awk -v f="$4" '{v[NR]=$1} END {if (NR > 1) printf " (runs " f "-" f ", median of %d)", v[1], v[NR], NR}'; }
+  nsop() { median "$1" ns/op 1000 %.1f; }
+  metric() { median "$1" "$2" 1 %.0f; }
   par=$(nsop BenchmarkDecide/parallel); ser=$(nsop BenchmarkDecide/serial); cold=$(nsop BenchmarkDecide/cold); steady=$(nsop BenchmarkDecide/steady)
   batch=$(metric BenchmarkDecideBatch accounts/s); ing=$(metric BenchmarkIngest events/s)
-  rows+=("| in-process decision, amortised under concurrency (RunParallel, 64 goroutines, group-committed decision journal, one fdatasync per group), µs/decision | $par | <= 25 | $(met "$par" "<=" 25) |")
+  rows+=("| in-process decision, amortised under concurrency (RunParallel, 64 goroutines, group-committed decision journal, one fdatasync per group), µs/decision | $par$(spread BenchmarkDecide/parallel ns/op 1000 %.1f) | <= 25 | $(met "$par" "<=" 25) |")
   rows+=("| the same after a warm-up of two collector cycles (a running server's reused heap pages instead of a fresh process's first-touch page faults), µs/decision | $steady | (reference) | |")
   rows+=("| in-process decision, one goroutine (latency incl. one journal fdatasync), µs | $ser | (reference) | |")
   rows+=("| in-process decision, one goroutine, cold view (store reads + compile), µs | $cold | (reference) | |")
-  rows+=("| batch decisions (1,000 accounts per call, stored in chunks of 256 while the next are decided, one journal write + fdatasync per group), accounts/s | $batch | >= 50000 | $(met "$batch" ">=" 50000) |")
-  rows+=("| event ingestion (batches of 1,000, synced), events/s | $ing | >= 50000 | $(met "$ing" ">=" 50000) |")
+  rows+=("| batch decisions (1,000 accounts per call, stored in chunks of 256 while the next are decided, one journal write + fdatasync per group), accounts/s | $batch$(spread BenchmarkDecideBatch accounts/s 1 %.0f) | >= 50000 | $(met "$batch" ">=" 50000) |")
+  rows+=("| event ingestion (batches of 1,000, synced), events/s | $ing$(spread BenchmarkIngest events/s 1 %.0f) | >= 50000 | $(met "$ing" ">=" 50000) |")
 fi
 
 # --- over HTTP ---
@@ -140,5 +148,5 @@ rows+=("| POST /v1/decisions at $rate req/s offered, open loop, $dur after ${set
   echo "|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
   echo
-  echo "Command: bench/serving/crosscheck.sh $out (DUR=$dur SETTLE=$settle RATE=$rate ACCOUNTS=$accounts BENCHTIME=$benchtime GOGC=$gogc)"
+  echo "Command: bench/serving/crosscheck.sh $out (DUR=$dur SETTLE=$settle RATE=$rate ACCOUNTS=$accounts BENCHTIME=$benchtime GOGC=$gogc COUNT=$count)"
 } | tee "$out/serving.md"
