@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"runtime"
@@ -160,12 +161,7 @@ func NewLoggedWriterWith(w io.Writer, cols []Column, meta map[string]string, opt
 		kv[k] = v
 	}
 	kv[MetaColumns] = string(js)
-	keys := make([]string, 0, len(kv))
-	for k := range kv {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys) // deterministic footer
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(kv)) { // deterministic footer
 		foot.KeyValueMetadata = append(foot.KeyValueMetadata, format.KeyValue{Key: k, Value: kv[k]})
 	}
 	lw := &LoggedWriter{w: w, cols: cols, opts: opts, rgRows: opts.RowGroupRows, foot: foot}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"path/filepath"
 	"slices"
@@ -677,12 +678,7 @@ func (r PreferenceReport) Breakdown() string {
 	var s strings.Builder
 	s.WriteString("| accounts with 5+ past contacts | accounts | hits | rate |\n|---|---:|---:|---:|\n")
 	rows := func(what string, m map[string]Tally) {
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			t := m[k]
 			fmt.Fprintf(&s, "| %s %s | %d | %d | %s |\n", what, k, t.Accounts, t.Hits, pct(t.Rate()))
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -480,12 +481,7 @@ func (rm *remote) sendEvents(ctx context.Context) error {
 // decide asks the server for the decisions of each group of accounts that
 // share a decision instant (POST /v1/decisions, in batches).
 func (rm *remote) decide(ctx context.Context, groups map[int64][]int) error {
-	keys := make([]int64, 0, len(groups))
-	for k := range groups {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, at := range keys {
+	for _, at := range slices.Sorted(maps.Keys(groups)) {
 		idx := groups[at]
 		slices.Sort(idx)
 		now := time.UnixMicro(at).UTC()
