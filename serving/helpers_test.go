@@ -2,12 +2,10 @@ package serving
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -15,10 +13,9 @@ import (
 
 	"github.com/engagehq/engage/compliance"
 	"github.com/engagehq/engage/datasets"
-	"github.com/engagehq/engage/models"
 	"github.com/engagehq/engage/models/action"
-	"github.com/engagehq/engage/models/gbdt"
 	"github.com/engagehq/engage/models/registry"
+	"github.com/engagehq/engage/serving/engine/enginetest"
 	"github.com/engagehq/engage/store"
 )
 
@@ -140,52 +137,14 @@ func (e *env) do(method, path, key string, body any, out any) int {
 	return res.StatusCode
 }
 
-// registerModel fits a small gbdt over action and a few context columns on
-// synthetic rows where email in the evening with firm messages engages most.
+// registerModel registers enginetest's engagement model of seed (a small
+// gbdt on which email in the evening with firm messages engages most).
 func registerModel(t testing.TB, reg *registry.Registry, seed uint64) {
 	t.Helper()
-	feats := []models.Feature{
-		{Name: "channel", Kind: models.Categorical, Levels: datasets.Channels},
-		{Name: "local_hour", Kind: models.Numeric},
-		{Name: "message", Kind: models.Categorical, Levels: datasets.Messages},
-		{Name: "email_engagement_rate", Kind: models.Numeric},
-		{Name: "send_slot_affinity", Kind: models.Numeric},
-		{Name: "jurisdiction", Kind: models.Categorical, Levels: []string{"CA-ON", "GB", "US-MA", "US-TX"}},
-	}
-	rng := rand.New(rand.NewPCG(seed, 7))
-	n := 2000
-	X := models.NewMatrix(n, feats)
-	y := make([]float64, n)
-	for i := 0; i < n; i++ {
-		r := X.Row(i)
-		r[0], r[1], r[2] = float64(rng.IntN(5)), float64(8+rng.IntN(13)), float64(rng.IntN(5))
-		r[3], r[4], r[5] = rng.Float64(), rng.Float64()*2, float64(rng.IntN(4))
-		p := 0.05
-		if r[0] == 0 {
-			p += 0.2
-		}
-		if r[1] >= 17 {
-			p += 0.1
-		}
-		if r[2] == 2 {
-			p += 0.1
-		}
-		if rng.Float64() < p {
-			y[i] = 1
-		}
-	}
-	o := gbdt.DefaultOptions()
-	o.MaxIter, o.Seed = 20+int(seed), seed
-	gm, err := gbdt.Fit(context.Background(), X, y, nil, nil, o)
+	a, err := enginetest.Model(seed, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	payload, err := action.EncodePayload(gm, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &registry.Artifact{Format: registry.ArtifactFormat, Family: action.FamilyGBDT, Payload: payload, Features: feats,
-		DataHash: fmt.Sprintf("test-%d", seed), Seed: seed, Target: "engaged_48h", Created: t0}
 	if _, err := reg.Register(a, registry.Card{Title: "test model"}); err != nil {
 		t.Fatal(err)
 	}

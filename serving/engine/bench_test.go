@@ -18,6 +18,7 @@ import (
 	"github.com/engagehq/engage/models/action"
 	"github.com/engagehq/engage/models/gbdt"
 	"github.com/engagehq/engage/models/registry"
+	"github.com/engagehq/engage/serving/engine/enginetest"
 )
 
 // benchT0 is the decision instant of the serving benchmarks' world.
@@ -30,37 +31,11 @@ var benchT0 = time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
 // UseBound).
 func worldModel(tb testing.TB, seed uint64) (*ModelScorer, *gbdt.Model) {
 	tb.Helper()
-	feats := []models.Feature{
-		{Name: "channel", Kind: models.Categorical, Levels: datasets.Channels},
-		{Name: "local_hour", Kind: models.Numeric},
-		{Name: "message", Kind: models.Categorical, Levels: datasets.Messages},
-		{Name: "email_engagement_rate", Kind: models.Numeric},
-		{Name: "send_slot_affinity", Kind: models.Numeric},
-		{Name: "jurisdiction", Kind: models.Categorical, Levels: []string{"CA-ON", "GB", "US-MA", "US-TX"}},
+	a, err := enginetest.Model(seed, benchT0)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	rng := rand.New(rand.NewPCG(seed, 7))
-	n := 2000
-	X := models.NewMatrix(n, feats)
-	y := make([]float64, n)
-	for i := 0; i < n; i++ {
-		r := X.Row(i)
-		r[0], r[1], r[2] = float64(rng.IntN(5)), float64(8+rng.IntN(13)), float64(rng.IntN(5))
-		r[3], r[4], r[5] = rng.Float64(), rng.Float64()*2, float64(rng.IntN(4))
-		p := 0.05
-		if r[0] == 0 {
-			p += 0.2
-		}
-		if r[1] >= 17 {
-			p += 0.1
-		}
-		if r[2] == 2 {
-			p += 0.1
-		}
-		if rng.Float64() < p {
-			y[i] = 1
-		}
-	}
-	return fitScorer(tb, X, y, feats, 20+int(seed), seed, fmt.Sprintf("test-%d", seed))
+	return scorerOf(tb, a)
 }
 
 // wideModel fits a gbdt of iters trees on every feature serving reads (the
@@ -104,25 +79,17 @@ func wideModel(tb testing.TB, seed uint64, iters int) (*ModelScorer, *gbdt.Model
 			y[i] = 1
 		}
 	}
-	return fitScorer(tb, X, y, feats, iters, seed, fmt.Sprintf("wide-%d", seed))
+	a, err := enginetest.Fit(X, y, feats, iters, seed, fmt.Sprintf("wide-%d", seed), benchT0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return scorerOf(tb, a)
 }
 
-// fitScorer fits a gbdt of at most iters trees on X, y and returns the scorer
-// serving would build from its registry artifact (plain prediction) and the
-// gbdt model inside it (for UseBound).
-func fitScorer(tb testing.TB, X *models.Matrix, y []float64, feats []models.Feature, iters int, seed uint64, hash string) (*ModelScorer, *gbdt.Model) {
-	o := gbdt.DefaultOptions()
-	o.MaxIter, o.Seed = iters, seed
-	gm, err := gbdt.Fit(context.Background(), X, y, nil, nil, o)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	payload, err := action.EncodePayload(gm, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	a := &registry.Artifact{Format: registry.ArtifactFormat, Family: action.FamilyGBDT, Payload: payload, Features: feats,
-		DataHash: hash, Seed: seed, Target: "engaged_48h", Created: benchT0}
+// scorerOf returns the scorer serving builds from artifact a (plain
+// prediction) and the gbdt model inside it (for UseBound).
+func scorerOf(tb testing.TB, a *registry.Artifact) (*ModelScorer, *gbdt.Model) {
+	tb.Helper()
 	m, err := action.FromArtifact(a)
 	if err != nil {
 		tb.Fatal(err)
@@ -131,7 +98,7 @@ func fitScorer(tb testing.TB, X *models.Matrix, y []float64, feats []models.Feat
 	if err != nil {
 		tb.Fatal(err)
 	}
-	g, err := action.DecodeGBDT(payload)
+	g, err := action.DecodeGBDT(a.Payload)
 	if err != nil {
 		tb.Fatal(err)
 	}
