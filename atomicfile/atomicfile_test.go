@@ -47,3 +47,53 @@ func TestWrite(t *testing.T) {
 		t.Fatal("write into a missing folder succeeded")
 	}
 }
+
+// TestFile: a File becomes its destination only on Commit(nil); Abort and
+// Commit with an error leave the destination as it was and no temporary
+// file behind; a nil File (a writer that owns no file) passes err through.
+func TestFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "table.parquet")
+	if err := WriteBytes(path, 0o600, []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		name   string
+		finish func(f *File) error
+		want   string
+		err    error
+	}{
+		{"abort", (*File).Abort, "old", nil},
+		{"commit an error", func(f *File) error { return f.Commit(boom) }, "old", boom},
+		{"commit", func(f *File) error { return f.Commit(nil) }, "new", nil},
+	} {
+		f, err := Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString("new"); err != nil {
+			t.Fatal(err)
+		}
+		err = tc.finish(f)
+		if !errors.Is(err, tc.err) || (tc.err != nil && !strings.Contains(err.Error(), path)) {
+			t.Errorf("%s: error %v, want %v naming %s", tc.name, err, tc.err, path)
+		}
+		if b, _ := os.ReadFile(path); string(b) != tc.want {
+			t.Errorf("%s: destination holds %q, want %q", tc.name, b, tc.want)
+		}
+		if left, _ := os.ReadDir(dir); len(left) != 1 {
+			t.Errorf("%s: files left in the folder: %v", tc.name, left)
+		}
+	}
+	var none *File
+	if err := none.Commit(boom); err != boom {
+		t.Errorf("nil File Commit: %v, want the error passed in", err)
+	}
+	if err := none.Abort(); err != nil {
+		t.Errorf("nil File Abort: %v", err)
+	}
+	if _, err := Create(filepath.Join(dir, "missing", "x")); err == nil {
+		t.Error("Create in a missing folder succeeded")
+	}
+}

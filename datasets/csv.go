@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/engagehq/engage/atomicfile"
 )
 
 // csvField maps one struct field of a canonical row to its CSV column, named
@@ -138,9 +140,7 @@ type CSVWriter[T Row] struct {
 	fields []csvField
 	rec    []string
 	header bool
-	f      *os.File
-	tmp    string
-	path   string
+	f      *atomicfile.File
 	done   bool
 }
 
@@ -153,12 +153,12 @@ func NewCSVWriter[T Row](w io.Writer) *CSVWriter[T] {
 
 // CreateCSV writes T rows as CSV to path via a temp file renamed on Close.
 func CreateCSV[T Row](path string) (*CSVWriter[T], error) {
-	f, tmp, err := createTemp(path)
+	f, err := atomicfile.Create(path)
 	if err != nil {
 		return nil, err
 	}
 	w := NewCSVWriter[T](f)
-	w.f, w.tmp, w.path = f, tmp, path
+	w.f = f
 	return w, nil
 }
 
@@ -204,7 +204,7 @@ func (w *CSVWriter[T]) Close() error {
 	if err == nil {
 		err = w.bw.Flush()
 	}
-	return finishFile(w.f, w.tmp, w.path, err)
+	return w.f.Commit(err)
 }
 
 // Abort drops the output (temp file removed).
@@ -213,7 +213,7 @@ func (w *CSVWriter[T]) Abort() error {
 		return nil
 	}
 	w.done = true
-	return abortFile(w.f, w.tmp)
+	return w.f.Abort()
 }
 
 // CSVReader reads canonical rows from CSV with a header row naming the

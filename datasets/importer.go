@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/engagehq/engage/atomicfile"
 )
 
 // ImportOptions tunes Import.
@@ -43,7 +45,7 @@ func Import(ctx context.Context, spec *Spec, in, out string, opts ImportOptions)
 		return 0, fmt.Errorf("import: %w", err)
 	}
 	defer f.Close()
-	tf, tmp, err := createTemp(out)
+	tf, err := atomicfile.Create(out)
 	if err != nil {
 		return 0, fmt.Errorf("import: %w", err)
 	}
@@ -54,10 +56,10 @@ func Import(ctx context.Context, spec *Spec, in, out string, opts ImportOptions)
 	opts.Meta = meta
 	n, err := ImportCSV(ctx, spec, f, tf, opts)
 	if err != nil {
-		abortFile(tf, tmp)
+		tf.Abort()
 		return 0, err
 	}
-	if err := finishFile(tf, tmp, out, nil); err != nil {
+	if err := tf.Commit(nil); err != nil {
 		return 0, err
 	}
 	return n, nil

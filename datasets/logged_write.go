@@ -9,7 +9,6 @@ import (
 	"io"
 	"maps"
 	"math"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -22,6 +21,8 @@ import (
 	"github.com/parquet-go/parquet-go/compress/zstd"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/engagehq/engage/atomicfile"
 )
 
 // LoggedOptions tunes how a LoggedWriter lays out and compresses a logged
@@ -124,10 +125,8 @@ type LoggedWriter struct {
 	foot    format.FileMetaData
 	err     error                    // sticky: the file is unusable after a failed write
 	scratch [][gatherGroup][]float64 // per worker: gathered row-major columns
-	f       *os.File
+	f       *atomicfile.File
 	synced  int64 // bytes of f handed to startWriteback
-	tmp     string
-	path    string
 	done    bool
 }
 
@@ -213,17 +212,16 @@ func CreateLogged(path string, cols []Column, meta map[string]string) (*LoggedWr
 
 // CreateLoggedWith is CreateLogged with explicit options.
 func CreateLoggedWith(path string, cols []Column, meta map[string]string, opts LoggedOptions) (*LoggedWriter, error) {
-	f, tmp, err := createTemp(path)
+	f, err := atomicfile.Create(path)
 	if err != nil {
 		return nil, err
 	}
 	w, err := NewLoggedWriterWith(f, cols, meta, opts)
 	if err != nil {
-		f.Close()
-		os.Remove(tmp)
+		f.Abort()
 		return nil, err
 	}
-	w.f, w.tmp, w.path = f, tmp, path
+	w.f = f
 	return w, nil
 }
 
@@ -490,7 +488,7 @@ func (w *LoggedWriter) Close() error {
 	if err == nil {
 		err = w.finish()
 	}
-	return finishFile(w.f, w.tmp, w.path, err)
+	return w.f.Commit(err)
 }
 
 func (w *LoggedWriter) finish() error {
@@ -512,5 +510,5 @@ func (w *LoggedWriter) Abort() error {
 		return nil
 	}
 	w.done = true
-	return abortFile(w.f, w.tmp)
+	return w.f.Abort()
 }

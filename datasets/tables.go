@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/engagehq/engage/atomicfile"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -89,10 +90,8 @@ type Writer[T Row] struct {
 	opts    Options
 	pending int
 	rows    int64
-	// set when the writer owns a temp file that becomes path on Close.
-	f    *os.File
-	tmp  string
-	path string
+	// set when the writer owns a temp file that becomes its path on Close.
+	f    *atomicfile.File
 	done bool
 }
 
@@ -110,29 +109,17 @@ func NewWriter[T Row](w io.Writer, opts Options) (*Writer[T], error) {
 // onto path by Close; Abort (or a failed Close) removes it, so a failed command
 // never leaves a partial table behind.
 func Create[T Row](path string, opts Options) (*Writer[T], error) {
-	f, tmp, err := createTemp(path)
+	f, err := atomicfile.Create(path)
 	if err != nil {
 		return nil, err
 	}
 	w, err := NewWriter[T](f, opts)
 	if err != nil {
-		f.Close()
-		os.Remove(tmp)
+		f.Abort()
 		return nil, err
 	}
-	w.f, w.tmp, w.path = f, tmp, path
+	w.f = f
 	return w, nil
-}
-
-// createTemp opens a temp file beside path (same folder, so the final rename
-// is atomic).
-func createTemp(path string) (*os.File, string, error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return nil, "", fmt.Errorf("create %s: %w", path, err)
-	}
-	return f, f.Name(), nil
 }
 
 // Write appends rows, flushing full row groups as it goes.
@@ -169,7 +156,7 @@ func (w *Writer[T]) Close() error {
 	}
 	w.done = true
 	err := w.pw.Close()
-	return finishFile(w.f, w.tmp, w.path, err)
+	return w.f.Commit(err)
 }
 
 // Abort drops everything written; for Create the temp file is removed and the
@@ -179,38 +166,7 @@ func (w *Writer[T]) Abort() error {
 		return nil
 	}
 	w.done = true
-	return abortFile(w.f, w.tmp)
-}
-
-func finishFile(f *os.File, tmp, path string, err error) error {
-	if f == nil {
-		return err
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-func abortFile(f *os.File, tmp string) error {
-	if f == nil {
-		return nil
-	}
-	f.Close()
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
+	return w.f.Abort()
 }
 
 // RowReader is what the readers of canonical tables share, Parquet or CSV:
