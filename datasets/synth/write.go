@@ -9,6 +9,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/engagehq/engage/atomicfile"
 	"github.com/engagehq/engage/datasets"
 )
 
@@ -46,41 +47,6 @@ func writerOptions() []parquet.WriterOption {
 		parquet.MaxRowsPerRowGroup(256 << 10),
 		parquet.CreatedBy("engage-synth", "1", "0"),
 	}
-}
-
-// tempFile is an output being written beside its final name.
-type tempFile struct {
-	f     *os.File
-	final string
-}
-
-func createTemp(dir, name string) (*tempFile, error) {
-	f, err := os.CreateTemp(dir, "."+name+".*.tmp")
-	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", name, err)
-	}
-	return &tempFile{f: f, final: filepath.Join(dir, name)}, nil
-}
-
-func (t *tempFile) discard() {
-	t.f.Close()
-	os.Remove(t.f.Name())
-}
-
-func (t *tempFile) commit() error {
-	if err := t.f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", t.final, err)
-	}
-	if err := t.f.Chmod(0o644); err != nil {
-		return fmt.Errorf("chmod %s: %w", t.final, err)
-	}
-	if err := t.f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", t.final, err)
-	}
-	if err := os.Rename(t.f.Name(), t.final); err != nil {
-		return fmt.Errorf("rename %s: %w", t.final, err)
-	}
-	return nil
 }
 
 // writeAll writes n rows, made in batches by row, to a new Parquet file.
@@ -200,16 +166,16 @@ func (w *World) WriteDirStats(ctx context.Context, dir string, progress func(don
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return stats, fmt.Errorf("synth out dir: %w", err)
 	}
-	var files []*tempFile
+	var files []*atomicfile.File
 	defer func() {
 		for _, t := range files {
 			if t != nil {
-				t.discard()
+				t.Abort()
 			}
 		}
 	}()
 	for _, name := range []string{AccountsFile, EventsFile, DecisionsFile, TruthFile} {
-		t, err := createTemp(dir, name)
+		t, err := atomicfile.Create(filepath.Join(dir, name))
 		if err != nil {
 			return stats, err
 		}
@@ -219,11 +185,11 @@ func (w *World) WriteDirStats(ctx context.Context, dir string, progress func(don
 	// Accounts and truth are in memory already; write them beside the history.
 	static := make(chan error, 1)
 	go func() {
-		if err := writeAll(ctx, files[0].f, len(w.accounts), func(i int) datasets.Account { return w.accounts[i] }); err != nil {
+		if err := writeAll(ctx, files[0].File, len(w.accounts), func(i int) datasets.Account { return w.accounts[i] }); err != nil {
 			static <- fmt.Errorf("write %s: %w", AccountsFile, err)
 			return
 		}
-		if err := writeAll(ctx, files[3].f, len(w.prefs), w.truth); err != nil {
+		if err := writeAll(ctx, files[3].File, len(w.prefs), w.truth); err != nil {
 			static <- fmt.Errorf("write %s: %w", TruthFile, err)
 			return
 		}
@@ -231,8 +197,8 @@ func (w *World) WriteDirStats(ctx context.Context, dir string, progress func(don
 	}()
 
 	sink := &parquetSink{
-		events:    newStreamWriter[datasets.Event](files[1].f),
-		decisions: newStreamWriter[datasets.Decision](files[2].f),
+		events:    newStreamWriter[datasets.Event](files[1].File),
+		decisions: newStreamWriter[datasets.Decision](files[2].File),
 		stats:     &stats,
 	}
 	herr := w.history(ctx, sink, progress)
@@ -243,7 +209,7 @@ func (w *World) WriteDirStats(ctx context.Context, dir string, progress func(don
 		return stats, err
 	}
 	for k, t := range files {
-		if err := t.commit(); err != nil {
+		if err := t.Commit(t.Chmod(0o644)); err != nil {
 			return stats, err
 		}
 		files[k] = nil

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/engagehq/engage/atomicfile"
 )
 
 // Event is one entry of the promotion history.
@@ -139,24 +141,7 @@ func (r *Registry) writeHistory(h []Event) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(r.dir, ".tmp-promotions-")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(r.dir, historyFile)); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(r.dir, historyFile), 0o600, append(b, '\n')); err != nil {
 		return err
 	}
 	return syncDir(r.dir)

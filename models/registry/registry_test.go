@@ -236,7 +236,7 @@ func TestConcurrentRegisterAndPromote(t *testing.T) {
 	if err != nil || len(h) != 16 {
 		t.Fatalf("history has %d events (%v), want 16", len(h), err)
 	}
-	leftovers, _ := filepath.Glob(filepath.Join(r.Dir(), ".tmp-*"))
+	leftovers, _ := filepath.Glob(filepath.Join(r.Dir(), ".*tmp-*")) // version folders and the history's temporary file
 	if len(leftovers) != 0 {
 		t.Errorf("temporary files left behind: %v", leftovers)
 	}
