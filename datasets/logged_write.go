@@ -234,6 +234,20 @@ func (w *LoggedWriter) Rows() int64 { return w.rows }
 // Write appends all rows of t, whose columns must match the writer's. t is
 // not retained: the caller may reuse it once Write returns.
 func (w *LoggedWriter) Write(t *Table) error {
+	if err := w.accepts(t); err != nil {
+		return err
+	}
+	if err := t.check(); err != nil {
+		return fmt.Errorf("write logged table: %w", err)
+	}
+	return w.inRowGroups(t.Len(), func(lo, hi int) {
+		w.each(func(i int) { w.enc[i].add(t, i, lo, hi) })
+	})
+}
+
+// accepts refuses a write on a closed or failed writer, or of a table whose
+// columns are not the writer's.
+func (w *LoggedWriter) accepts(t *Table) error {
 	if w.done {
 		return errors.New("write on a closed logged writer")
 	}
@@ -243,12 +257,7 @@ func (w *LoggedWriter) Write(t *Table) error {
 	if err := sameColumns(w.cols, t.Columns); err != nil {
 		return fmt.Errorf("write logged table: %w", err)
 	}
-	if err := t.check(); err != nil {
-		return fmt.Errorf("write logged table: %w", err)
-	}
-	return w.inRowGroups(t.Len(), func(lo, hi int) {
-		w.each(func(i int) { w.enc[i].add(t, i, lo, hi) })
-	})
+	return nil
 }
 
 // inRowGroups has encode add n more rows in ranges [lo, hi) of the table
@@ -300,14 +309,8 @@ const gatherRows = 2048
 // are ignored for them and may be empty). The file is the same as Write's of
 // the transposed table. Neither t nor m is retained.
 func (w *LoggedWriter) WriteRowMajor(t *Table, m *RowMajor) error {
-	if w.done {
-		return errors.New("write on a closed logged writer")
-	}
-	if w.err != nil {
-		return w.err
-	}
-	if err := sameColumns(w.cols, t.Columns); err != nil {
-		return fmt.Errorf("write logged table: %w", err)
+	if err := w.accepts(t); err != nil {
+		return err
 	}
 	if m.Width <= 0 || m.First < 0 || m.First+m.Width > len(w.cols) || len(m.Values)%m.Width != 0 {
 		return fmt.Errorf("write logged table: row-major block of columns [%d, %d) with %d values does not fit %d columns",
