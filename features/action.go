@@ -2,6 +2,7 @@ package features
 
 import (
 	"math"
+	"slices"
 	"time"
 
 	"github.com/engagehq/engage/datasets"
@@ -279,24 +280,19 @@ func (c *Candidates) messagePart(msg int8) float64 {
 // channel or message reads NaN for its feature. The values are
 // actionValues' (the batch driver's) to the bit.
 func (c *Candidates) Values(channel string, sendAt int64, message string, dst []float64) []float64 {
-	// Candidates come grouped by channel, each with the same few messages:
-	// remember the names' indices instead of hashing them every time.
-	if channel != c.chName || c.chIdx == unknownIdx {
-		c.chName, c.chIdx = channel, int8(datasets.ChannelIndex(channel))
-	}
-	ch := c.chIdx
-	msgA := c.messageRate(message)
-	if c.nslot == 0 || sendAt != c.lastAt {
-		c.lastAt, c.lastHow = sendAt, c.a.clock.hourOfWeek(sendAt)
-	}
-	slot := c.slotOf(c.lastHow)
-	if ch < 0 {
-		nan := math.NaN()
-		return append(dst, slot[0], slot[1], slot[2], nan, msgA, nan, nan, nan, nan, nan)
-	}
-	v := c.channelPart(ch)
-	return append(dst, slot[0], slot[1], slot[2], v[0], msgA, v[1], v[2], v[3], v[4], v[5])
+	n := len(dst)
+	dst = slices.Grow(dst, numAction)[:n+numAction]
+	c.Fill(allActionColumns, channel, sendAt, message, dst[n:])
+	return dst
 }
+
+// allActionColumns reads every ActionNames feature, in order.
+var allActionColumns = func() (cols ActionColumns) {
+	for i := range cols {
+		cols[i] = i
+	}
+	return cols
+}()
 
 // SlotAffinity is State.SlotAffinity (the send_slot_affinity feature) of send
 // instant sendAt, from the profile computed once for every candidate.
@@ -338,7 +334,7 @@ func (cols ActionColumns) Any() bool {
 // Fill writes the action's features into row at cols: the per-candidate step
 // of serving and of the scorer's Fill callback. Only the parts the columns
 // read are computed (a model reading the send slot's affinity alone costs no
-// channel or message read-out); each value is Values' to the bit.
+// channel or message read-out); Values is Fill of every column.
 func (c *Candidates) Fill(cols ActionColumns, channel string, sendAt int64, message string, row []float64) {
 	slot := cols[0] >= 0 || cols[1] >= 0 || cols[2] >= 0
 	chRate := cols[3] >= 0
@@ -389,7 +385,7 @@ func (c *Candidates) Fill(cols ActionColumns, channel string, sendAt int64, mess
 }
 
 // messageRate is message_affinity of the message named (NaN when unknown),
-// its index remembered like Values does.
+// its index remembered across the candidates.
 func (c *Candidates) messageRate(message string) float64 {
 	k := 0
 	for k < c.nmsg && c.msgName[k] != message {
