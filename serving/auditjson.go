@@ -38,14 +38,8 @@ const auditShapeWant = "be217000422b5af"
 // auditFast says appendAudit matches the types compiled in.
 var auditFast = auditShape() == auditShapeWant
 
-// encodeAudit encodes the audit record: the decision as answered plus its
-// logged-decisions row.
-func encodeAudit(d *engine.Decision, l *datasets.Decision) ([]byte, error) {
-	p, _, err := encodeAuditIn(d, l, nil)
-	return p, err
-}
-
-// encodeAuditIn encodes the audit record after head: the payload is the
+// encodeAuditIn encodes the audit record (the decision as answered plus its
+// logged-decisions row) after head: the payload is the
 // returned slice of whole, which is head, the payload and then '}' (the
 // stored form of store.DecisionRecord.Stored), or nil when the payload
 // could not be built in place.

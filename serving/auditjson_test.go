@@ -189,7 +189,7 @@ func BenchmarkAuditJSON(b *testing.B) {
 	b.Run("append", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := encodeAudit(d, &row); err != nil {
+			if _, _, err := encodeAuditIn(d, &row, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
