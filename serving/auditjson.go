@@ -28,7 +28,7 @@ import (
 // decisions) by hand. It is written for the exact field lists of the types
 // involved: auditShape fingerprints them (names, JSON tags, types), and
 // when it differs from the one appendAudit was written for (a field was
-// added to engine.Decision, say), encodeAudit uses json.Marshal instead, so
+// added to engine.Decision, say), encodeAuditIn uses json.Marshal instead, so
 // that no field is ever dropped; TestAuditShape fails until appendAudit is
 // updated.
 

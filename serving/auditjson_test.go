@@ -18,7 +18,7 @@ import (
 
 // TestAuditShape: appendAudit was written for the field lists compiled in.
 // When this fails, a type of the audit record changed: update appendAudit
-// (and TestAuditJSON's cases) and auditShapeWant; until then encodeAudit
+// (and TestAuditJSON's cases) and auditShapeWant; until then encodeAuditIn
 // falls back to encoding/json.
 func TestAuditShape(t *testing.T) {
 	if got := auditShape(); got != auditShapeWant {
