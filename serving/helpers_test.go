@@ -3,7 +3,6 @@ package serving
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -150,43 +149,10 @@ func registerModel(t testing.TB, reg *registry.Registry, seed uint64) {
 	}
 }
 
-// world returns n accounts across jurisdictions with every consent, referred
-// 30 days before t0.
-func world(n int, prefix string) []datasets.Account {
-	js := []struct{ j, z, cur string }{{"US-TX", "America/Chicago", "USD"}, {"GB", "Europe/London", "GBP"}, {"CA-ON", "America/Toronto", "CAD"}, {"US-MA", "America/New_York", "USD"}}
-	out := make([]datasets.Account, n)
-	for i := range out {
-		j := js[i%len(js)]
-		out[i] = datasets.Account{ID: fmt.Sprintf("%s%04d", prefix, i), ReferredAt: t0.Add(-30 * 24 * time.Hour).UnixMicro(),
-			Balance: int64(10_000 + 100*i), Currency: j.cur, Product: "bnpl", DaysPastDue: 30, Jurisdiction: j.j, TimeZone: j.z,
-			AgeBand: "25-34", Language: "en", ConsentEmail: true, ConsentSMS: true, ConsentCall: true, ConsentPush: true, ConsentLetter: true}
-	}
-	return out
-}
+// world returns enginetest's n accounts (four jurisdictions, every consent)
+// referred 30 days before t0.
+func world(n int, prefix string) []datasets.Account { return enginetest.Accounts(n, prefix, t0) }
 
 // history returns a few events per account: an email with the validation
 // notice's letter, deliveries, an open, sometimes a payment.
-func history(accts []datasets.Account) []datasets.Event {
-	var out []datasets.Event
-	for i, a := range accts {
-		base := t0.Add(-20 * 24 * time.Hour).Add(time.Duration(i) * time.Minute)
-		add := func(k int, typ, ch string, dt time.Duration, amt int64) {
-			e := datasets.Event{EventID: fmt.Sprintf("%s-e%d", a.ID, k), AccountID: a.ID, Type: typ, At: base.Add(dt).UnixMicro(), Channel: ch}
-			if ch == datasets.ChannelEmail || ch == datasets.ChannelLetter {
-				e.Message = datasets.MessageFriendly
-			}
-			if amt > 0 {
-				e.Amount, e.Currency, e.Message, e.Channel = amt, a.Currency, "", ""
-			}
-			out = append(out, e)
-		}
-		add(0, datasets.EventLetterMailed, datasets.ChannelLetter, 0, 0)
-		add(1, datasets.EventContactSent, datasets.ChannelEmail, 24*time.Hour, 0)
-		add(2, datasets.EventDelivered, datasets.ChannelEmail, 24*time.Hour+time.Minute, 0)
-		add(3, datasets.EventOpened, datasets.ChannelEmail, 26*time.Hour, 0)
-		if i%3 == 0 {
-			add(4, datasets.EventPayment, "", 3*24*time.Hour, 1000)
-		}
-	}
-	return out
-}
+func history(accts []datasets.Account) []datasets.Event { return enginetest.History(accts, t0) }

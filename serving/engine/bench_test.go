@@ -111,32 +111,11 @@ func scorerOf(tb testing.TB, a *registry.Artifact) (*ModelScorer, *gbdt.Model) {
 // once, as serving's view cache holds them.
 func worldInputs(tb testing.TB, fw *compliance.Firewall, n int) []*Input {
 	tb.Helper()
-	js := []struct{ j, z, cur string }{{"US-TX", "America/Chicago", "USD"}, {"GB", "Europe/London", "GBP"}, {"CA-ON", "America/Toronto", "CAD"}, {"US-MA", "America/New_York", "USD"}}
+	accts := enginetest.Accounts(n, "K", benchT0)
 	out := make([]*Input, n)
 	for i := range out {
-		j := js[i%len(js)]
-		row := datasets.Account{ID: fmt.Sprintf("K%04d", i), ReferredAt: benchT0.Add(-30 * 24 * time.Hour).UnixMicro(),
-			Balance: int64(10_000 + 100*i), Currency: j.cur, Product: "bnpl", DaysPastDue: 30, Jurisdiction: j.j, TimeZone: j.z,
-			AgeBand: "25-34", Language: "en", ConsentEmail: true, ConsentSMS: true, ConsentCall: true, ConsentPush: true, ConsentLetter: true}
-		base := benchT0.Add(-20 * 24 * time.Hour).Add(time.Duration(i) * time.Minute)
-		var evs []datasets.Event
-		add := func(k int, typ, ch string, dt time.Duration, amt int64) {
-			e := datasets.Event{EventID: fmt.Sprintf("%s-e%d", row.ID, k), AccountID: row.ID, Type: typ, At: base.Add(dt).UnixMicro(), Channel: ch}
-			if ch == datasets.ChannelEmail || ch == datasets.ChannelLetter {
-				e.Message = datasets.MessageFriendly
-			}
-			if amt > 0 {
-				e.Amount, e.Currency, e.Message, e.Channel = amt, row.Currency, "", ""
-			}
-			evs = append(evs, e)
-		}
-		add(0, datasets.EventLetterMailed, datasets.ChannelLetter, 0, 0)
-		add(1, datasets.EventContactSent, datasets.ChannelEmail, 24*time.Hour, 0)
-		add(2, datasets.EventDelivered, datasets.ChannelEmail, 24*time.Hour+time.Minute, 0)
-		add(3, datasets.EventOpened, datasets.ChannelEmail, 26*time.Hour, 0)
-		if i%3 == 0 {
-			add(4, datasets.EventPayment, "", 3*24*time.Hour, 1000)
-		}
+		row := accts[i]
+		evs := enginetest.Events(&row, i, benchT0)
 		fa, err := features.NewAccount(&row)
 		if err != nil {
 			tb.Fatal(err)

@@ -1,5 +1,7 @@
-// Package enginetest holds the small engagement model that the engine's and
-// serving's tests and benchmarks decide with, so that the engine's share of
-// a serving decision (BenchmarkDecideWorld) is measured on the very model
-// serving's BenchmarkDecide serves. Only tests import it.
+// Package enginetest holds the small world the engine's and serving's tests
+// and benchmarks decide in: an engagement model, accounts across four
+// jurisdictions and their histories. Both packages read the same one, so the
+// engine's share of a serving decision (BenchmarkDecideWorld) is measured on
+// the very model and accounts serving's BenchmarkDecide serves. Only tests
+// import it.
 package enginetest
