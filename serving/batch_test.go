@@ -15,10 +15,7 @@ func TestLargeBatch(t *testing.T) {
 	n := 3*pipeChunk + 17
 	accts := world(n, "L")
 	seed(t, e, "a", accts)
-	ids := make([]string, n)
-	for i, a := range accts {
-		ids[i] = a.ID
-	}
+	ids := idsOf(accts)
 	for _, tc := range []struct {
 		name   string
 		row    int

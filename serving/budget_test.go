@@ -49,10 +49,7 @@ func TestLargeBatchCancelled(t *testing.T) {
 	n := 4*pipeChunk + 5
 	accts := world(n, "C")
 	seed(t, e, "a", accts)
-	ids := make([]string, n)
-	for i, a := range accts {
-		ids[i] = a.ID
-	}
+	ids := idsOf(accts)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := e.srv.Decide(ctx, "a", ids, t0); !errors.Is(err, context.Canceled) {

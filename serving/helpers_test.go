@@ -153,6 +153,15 @@ func registerModel(t testing.TB, reg *registry.Registry, seed uint64) {
 // referred 30 days before t0.
 func world(n int, prefix string) []datasets.Account { return enginetest.Accounts(n, prefix, t0) }
 
+// idsOf returns the accounts' ids, in order.
+func idsOf(accts []datasets.Account) []string {
+	ids := make([]string, len(accts))
+	for i, a := range accts {
+		ids[i] = a.ID
+	}
+	return ids
+}
+
 // history returns a few events per account: an email with the validation
 // notice's letter, deliveries, an open, sometimes a payment.
 func history(accts []datasets.Account) []datasets.Event { return enginetest.History(accts, t0) }

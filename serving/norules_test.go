@@ -51,10 +51,7 @@ func TestNoRulePackFailsClosed(t *testing.T) {
 		})
 	}
 	t.Run("batch", func(t *testing.T) {
-		ids := make([]string, len(accts))
-		for i, a := range accts {
-			ids[i] = a.ID
-		}
+		ids := idsOf(accts)
 		var dr DecisionsResponse
 		if c := e.do("POST", "/v1/decisions", "a", DecisionsRequest{AccountIDs: ids}, &dr); c != 200 || len(dr.Decisions) != len(ids) {
 			t.Fatalf("batch: %d %d", c, len(dr.Decisions))

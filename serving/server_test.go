@@ -57,10 +57,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("audit payload: %v %+v", err, audit)
 	}
 	// batch decisions
-	ids := make([]string, len(accts))
-	for i, a := range accts {
-		ids[i] = a.ID
-	}
+	ids := idsOf(accts)
 	if c := e.do("POST", "/v1/decisions", "a", DecisionsRequest{AccountIDs: ids}, &dr); c != 200 || len(dr.Decisions) != len(ids) {
 		t.Fatalf("batch: %d %d", c, len(dr.Decisions))
 	}
